@@ -1,0 +1,1 @@
+"""Command-line interface: click commands, rich output for people, --json for programs."""

@@ -1,0 +1,45 @@
+"""What every command needs: the config, the bridge, a console, and JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+
+from filebridge.config import BridgeConfig, load_config
+
+if TYPE_CHECKING:
+    from filebridge.bridge import Bridge
+
+
+def console() -> Console:
+    """Rich output for people on stdout (plain when stdout is not a terminal)."""
+    return Console(highlight=False, soft_wrap=False)
+
+
+def error_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def config_from(ctx: click.Context) -> BridgeConfig:
+    """The config named by ``--config``/``$FILEBRIDGE_CONFIG``/``./filebridge.toml``."""
+    root = ctx.find_root()
+    path = (root.obj or {}).get("config_path")
+    return load_config(path)
+
+
+def bridge_from(ctx: click.Context) -> Bridge:
+    """A bridge built from the config; closed when the command ends."""
+    from filebridge.bridge import Bridge
+
+    bridge = Bridge(config_from(ctx))
+    ctx.call_on_close(bridge.close)
+    return bridge
+
+
+def print_json(data: Any) -> None:
+    """Exactly one JSON document on stdout, nothing else."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -1,0 +1,114 @@
+"""Every error filebridge raises on purpose, as one tree.
+
+Callers catch the branch they can act on; the CLI maps branches to exit codes
+(2 for ``ConfigError``, 3 for ``OrderNotFound``, 1 for the rest).
+
+    FileBridgeError
+    ├── ConfigError                  bad or missing configuration (names file and key)
+    ├── DocumentError                a document that cannot be read or is not valid
+    │   ├── InvalidDocument          parsed, but breaks the schema or the model's rules
+    │   │   └── InvalidOrder         an order the backend tried to submit
+    │   └── HostileDocument          refused before parsing: DOCTYPE, entities, size
+    ├── OrderNotFound                no order with that id in the journal
+    ├── JournalError                 the journal cannot be opened or migrated
+    ├── NotifyError                  a notification could not be delivered
+    └── TransportError               a folder operation failed
+        ├── FileAlreadyExists        the final name is taken; we never overwrite
+        ├── RemoteFileMissing        the file is gone (picked up or moved by someone else)
+        └── PartnerUnreachable       no connection at all; does not use up attempts
+            └── HostKeyMismatch      the server's key is unknown or changed
+
+Library errors (OSError, paramiko.SSHException, sqlite3.Error, ...) are translated
+into this tree at the adapter boundary with ``raise ... from exc`` so the engine
+never needs to know which library sits below a port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class FileBridgeError(Exception):
+    """Base of every error filebridge raises on purpose."""
+
+
+class ConfigError(FileBridgeError):
+    """The configuration is missing, unreadable or invalid; the message names file and key."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a document: where (field path and/or line) and what."""
+
+    message: str
+    field: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.field:
+            where.append(self.field)
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class DocumentError(FileBridgeError):
+    """A document could not be accepted; ``problems`` lists every reason found."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        self.problems: list[Problem] = list(problems)
+        if self.problems:
+            details = "; ".join(str(p) for p in self.problems)
+            message = f"{message}: {details}"
+        super().__init__(message)
+
+
+class InvalidDocument(DocumentError):
+    """The document parsed but breaks the schema or the model's rules."""
+
+
+class InvalidOrder(InvalidDocument):
+    """An order submitted through the API or CLI is invalid; no file was written."""
+
+
+class HostileDocument(DocumentError):
+    """Refused unparsed: a DOCTYPE, entity tricks, or over the size limit."""
+
+
+class OrderNotFound(FileBridgeError):
+    """No order with this id is known to the journal."""
+
+    def __init__(self, order_id: str) -> None:
+        self.order_id = order_id
+        super().__init__(f"no order with id {order_id!r}")
+
+
+class JournalError(FileBridgeError):
+    """The journal could not be opened, migrated or written."""
+
+
+class NotifyError(FileBridgeError):
+    """A notification target could not be reached or refused the message."""
+
+
+class TransportError(FileBridgeError):
+    """A folder operation on a partner's drop folders failed."""
+
+
+class FileAlreadyExists(TransportError):
+    """The final file name already exists; filebridge never overwrites."""
+
+
+class RemoteFileMissing(TransportError):
+    """The file is no longer there."""
+
+
+class PartnerUnreachable(TransportError):
+    """The partner's folders cannot be reached at all (refused, timeout, DNS, auth)."""
+
+
+class HostKeyMismatch(PartnerUnreachable):
+    """The SFTP server offered a host key that is unknown or differs from known_hosts."""

@@ -1,0 +1,114 @@
+"""The Transport port: the few folder verbs the engine needs, whatever sits below.
+
+Paths are POSIX strings relative to the partner's root (``to_partner/orders/ORDER_1_1.xml``).
+Implementations translate their library's errors into the ``TransportError`` tree at this
+boundary: ``PartnerUnreachable`` when nothing can be reached (does not use up an order's
+attempts), ``FileAlreadyExists`` when a final name is taken, ``RemoteFileMissing`` when a
+file vanished, plain ``TransportError`` for anything else about one file.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+TEMP_SUFFIXES = (".part", ".tmp", ".filepart")
+REASON_SUFFIX = ".reason.txt"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file seen in a listing: where it is, how big, when last modified (epoch seconds)."""
+
+    path: str
+    size: int
+    mtime: float
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path)
+
+    @property
+    def folder(self) -> str:
+        return posixpath.dirname(self.path)
+
+
+@dataclass(frozen=True)
+class FolderCheck:
+    """One line of ``filebridge check``: what was checked, whether it passed, and detail."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+WakeCallback = Callable[[str], None]
+"""Called by a transport with the path of a file that just arrived or was renamed in."""
+
+
+def is_ignored_name(name: str) -> bool:
+    """Temp names, dot files and our own reason files are never ingested."""
+    return name.startswith(".") or name.endswith(TEMP_SUFFIXES) or name.endswith(REASON_SUFFIX)
+
+
+def safe_name(name: str) -> str:
+    """Refuse a file name that could escape its folder; partner names are untrusted."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise ValueError(f"unsafe file name {name!r}")
+    return name
+
+
+class Transport(ABC):
+    """A partner's drop folders. One instance per partner; used by one engine thread."""
+
+    @abstractmethod
+    def put_atomic(self, folder: str, name: str, data: bytes) -> str:
+        """Write ``data`` under ``folder/name`` atomically and return its path.
+
+        Writes ``<name>.<random>.part`` first, then renames it; the final name never
+        holds a partial file. Raises ``FileAlreadyExists`` if the final name is taken:
+        a file is never overwritten.
+        """
+
+    @abstractmethod
+    def list(self, folder: str) -> list[RemoteFile]:
+        """Every regular file directly in ``folder`` (temp and dot files included)."""
+
+    @abstractmethod
+    def read(self, path: str, max_size: int) -> bytes:
+        """The whole file; raises ``TransportError`` if it is larger than ``max_size``."""
+
+    @abstractmethod
+    def move(self, path: str, folder: str, reason: str | None = None) -> str:
+        """Move a file into ``folder`` (archive or error), writing ``<name>.reason.txt``
+        beside it when a reason is given. A name clash gets a unique suffix, never an
+        overwrite. Returns the new path."""
+
+    @abstractmethod
+    def exists(self, path: str) -> bool:
+        """Whether the file is still there (pickup detection for instruction files)."""
+
+    @abstractmethod
+    def ensure_folders(self, folders: Iterable[str]) -> list[FolderCheck]:
+        """Create missing folders where allowed; report each folder's state."""
+
+    def check(self, folders: Iterable[str]) -> list[FolderCheck]:
+        """Connect and check folders and permissions; ``filebridge check`` prints these."""
+        return self.ensure_folders(folders)
+
+    def watch(self, folders: Iterable[str], wake: WakeCallback) -> None:  # noqa: B027
+        """Start telling ``wake`` about arrivals in ``folders``; polling transports do nothing.
+
+        Handlers only enqueue; the engine reads files on its own thread. Transports
+        that cannot watch rely on the engine's periodic rescan.
+        """
+
+    @property
+    def watches(self) -> bool:
+        """True when ``watch`` delivers events, so the engine may poll less often."""
+        return False
+
+    def close(self) -> None:  # noqa: B027
+        """Release connections and watchers; safe to call twice."""
