@@ -17,7 +17,12 @@ from filebridge.model import Alert
 
 @dataclass(frozen=True)
 class AlertNotice:
-    """Everything a person needs to act on an alert, ready to render as text or JSON."""
+    """Everything a person needs to act on an alert, ready to render as text or JSON.
+
+    ``notice_for()`` in ``filebridge.notify.notice`` builds one per alert kind; every
+    notifier renders the same notice, so an email, a webhook and a log line never
+    disagree about what happened.
+    """
 
     alert: Alert
     level: int
@@ -28,28 +33,45 @@ class AlertNotice:
     last_error: str | None
     see_command: str  # e.g. "filebridge show ORD-1" or "filebridge log --partner p"
     ack_command: str  # "filebridge alerts ack 12 --by NAME"
+    advice: tuple[str, ...] = ()  # what to do, one step per entry
 
     def as_text(self) -> str:
-        """The plain-text body of an email or a log line."""
+        """The plain-text body of an email: facts first, then steps, then the commands.
+
+        Commands stay on lines of their own so they can be copied whole.
+        """
+        alert = self.alert
         lines = [
             self.what,
             "",
+            f"Alert:       #{alert.id} {alert.kind.value}, partner {alert.partner}"
+            + (f", order {alert.order_id}" if alert.order_id else "")
+            + f" (escalation level {self.level})",
             f"Where:       {self.where}",
-            f"Since:       {self.since.isoformat()}",
-            f"Occurrences: {self.alert.count}",
+            f"Since:       {self.since.isoformat(timespec='seconds')}",
+            f"Occurrences: {alert.count}",
             f"Last error:  {self.last_error or '-'}",
-            f"Level:       {self.level}",
+        ]
+        if alert.message and alert.message != self.what:
+            lines.append(f"Details:     {alert.message}")
+        if self.advice:
+            lines += ["", "What to do:"]
+            lines += [f"  - {step}" for step in self.advice]
+        lines += [
             "",
             f"See more:    {self.see_command}",
             f"Acknowledge: {self.ack_command}",
             "",
-            "Acknowledging stops escalation to further levels; the alert resolves by itself",
-            "when the awaited document arrives or the order is resent successfully.",
+            "Acknowledging stops escalation to further levels; it does not fix the cause.",
         ]
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n"
 
     def as_json(self) -> dict[str, object]:
-        """The webhook body: the alert's contract fields plus level and the human facts."""
+        """The webhook body: the alert's contract fields plus level and the human facts.
+
+        ``level`` is the level of this notification (the alert's own ``level`` field is
+        the highest level notified before it).
+        """
         body: dict[str, object] = dict(self.alert.contract_json())
         body.update(
             level=self.level,
@@ -58,6 +80,7 @@ class AlertNotice:
             where=self.where,
             since=self.since.isoformat(),
             last_error=self.last_error,
+            advice=list(self.advice),
             see_command=self.see_command,
             ack_command=self.ack_command,
         )
