@@ -1,7 +1,7 @@
 """Every error filebridge raises on purpose, as one tree.
 
 Callers catch the branch they can act on; the CLI maps branches to exit codes
-(2 for ``ConfigError``, 3 for ``OrderNotFound``, 1 for the rest).
+(2 for ``ConfigError``, 3 for ``NotFound``, 1 for the rest).
 
     FileBridgeError
     ├── ConfigError                  bad or missing configuration (names file and key)
@@ -9,7 +9,9 @@ Callers catch the branch they can act on; the CLI maps branches to exit codes
     │   ├── InvalidDocument          parsed, but breaks the schema or the model's rules
     │   │   └── InvalidOrder         an order the backend tried to submit
     │   └── HostileDocument          refused before parsing: DOCTYPE, entities, size
-    ├── OrderNotFound                no order with that id in the journal
+    ├── NotFound                     an id the operator gave does not exist (exit 3)
+    │   ├── OrderNotFound            no order with that id in the journal
+    │   └── AlertNotFound            no alert with that id
     ├── JournalError                 the journal cannot be opened or migrated
     ├── NotifyError                  a notification could not be delivered
     └── TransportError               a folder operation failed
@@ -78,12 +80,24 @@ class HostileDocument(DocumentError):
     """Refused unparsed: a DOCTYPE, entity tricks, or over the size limit."""
 
 
-class OrderNotFound(FileBridgeError):
+class NotFound(FileBridgeError):
+    """Something an operator named by id does not exist."""
+
+
+class OrderNotFound(NotFound):
     """No order with this id is known to the journal."""
 
     def __init__(self, order_id: str) -> None:
         self.order_id = order_id
         super().__init__(f"no order with id {order_id!r}")
+
+
+class AlertNotFound(NotFound):
+    """No alert with this id is known to the journal."""
+
+    def __init__(self, alert_id: int) -> None:
+        self.alert_id = alert_id
+        super().__init__(f"no alert with id {alert_id}")
 
 
 class JournalError(FileBridgeError):

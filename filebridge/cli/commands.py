@@ -4,4 +4,10 @@ from __future__ import annotations
 
 import click
 
-ALL: list[click.Command] = []
+from filebridge.cli.check import check
+from filebridge.cli.daemon import run
+from filebridge.cli.orders import resend, send
+from filebridge.cli.reports import alerts, log, show, status
+from filebridge.cli.setup import demo, init
+
+ALL: list[click.Command] = [init, demo, send, run, status, log, show, resend, alerts, check]

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from filebridge.errors import ConfigError, FileBridgeError, OrderNotFound
+from filebridge.errors import ConfigError, FileBridgeError, NotFound
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 0, 1, 2, 3
 
@@ -24,7 +24,7 @@ class FileBridgeGroup(click.Group):
             return super().invoke(ctx)
         except ConfigError as exc:
             _fail(str(exc), EXIT_USAGE)
-        except OrderNotFound as exc:
+        except NotFound as exc:
             _fail(str(exc), EXIT_NOT_FOUND)
         except FileBridgeError as exc:
             _fail(str(exc), EXIT_FAILED)

@@ -55,15 +55,17 @@ class Journal(ABC):
 
     @abstractmethod
     def save_order(self, row: OrderRow) -> None:
-        """Overwrite the stored row of ``row.order_id`` with ``row`` (it must exist)."""
+        """Overwrite the stored row of ``row.order_id`` with ``row``, claim fields included.
+        Raises ``OrderNotFound`` if no such order exists."""
 
     @abstractmethod
     def claim_due_orders(
         self, partner: str, now: datetime, limit: int, claimant: str, lease_until: datetime
     ) -> list[OrderRow]:
         """Atomically claim up to ``limit`` orders of ``partner`` in state ``queued`` whose
-        ``next_attempt_at`` is due (<= now) and that are unclaimed or whose claim expired.
-        Oldest first. The returned rows carry the new claim."""
+        ``next_attempt_at`` is due (<= now, or unset) and that are unclaimed or whose claim
+        expired (``claim_expires_at`` <= now). Oldest first (by ``created_at``, then by
+        insertion). The returned rows carry the new claim."""
 
     @abstractmethod
     def release_claim(self, order_id: str, claimant: str) -> None:
@@ -91,7 +93,9 @@ class Journal(ABC):
 
     @abstractmethod
     def overdue_orders(self, now: datetime) -> list[OrderRow]:
-        """Orders past their ack or result deadline and still waiting for it."""
+        """Orders past their ack or result deadline and still waiting for it: state
+        ``sent``/``picked_up`` with ``ack_due_at`` <= now, or state ``acknowledged`` with
+        ``result_due_at`` <= now. Oldest first."""
 
     # -- exchanges ---------------------------------------------------------------
     @abstractmethod
@@ -106,11 +110,21 @@ class Journal(ABC):
         status: str | None = None,
         order_id: str | None = None,
     ) -> list[ExchangeRecord]:
-        """The newest ``last`` records matching the filters, newest first."""
+        """The newest ``last`` records matching the filters, newest first (by id, i.e. the
+        order they were journalled in, not by ``at``)."""
 
     @abstractmethod
     def inbound_message_seen(self, partner: str, message_id: str) -> bool:
-        """Whether an inbound document with this MessageId was already applied (status ok)."""
+        """Whether an inbound document with this MessageId was already applied: a record
+        with direction ``in``, this partner, this ``message_id`` and status ``ok`` exists."""
+
+    @abstractmethod
+    def last_inbound_record(
+        self, partner: str, path: str, sha256: str
+    ) -> ExchangeRecord | None:
+        """The newest inbound record of this partner for the file found at ``path`` with
+        this content hash, or None. The inbox uses it after a crash: a file that was
+        journalled but not yet moved to the archive is moved without being applied twice."""
 
     # -- timeline ----------------------------------------------------------------
     @abstractmethod
@@ -119,7 +133,8 @@ class Journal(ABC):
 
     @abstractmethod
     def timeline(self, order_id: str) -> list[TimelineEntry]:
-        """The order's whole history, oldest first."""
+        """The order's whole history, oldest first by ``at``; entries with the same
+        time in the order they were added."""
 
     # -- alerts ------------------------------------------------------------------
     @abstractmethod
@@ -139,11 +154,13 @@ class Journal(ABC):
     def resolve_alerts(
         self, kind: AlertKind | None, partner: str, order_id: str | None, now: datetime
     ) -> list[Alert]:
-        """Resolve the unresolved alerts matching (kind or any, partner, order id)."""
+        """Resolve the unresolved alerts matching (kind or any, partner, order id), and
+        return them; ``order_id=None`` matches the partner's alerts without an order id."""
 
     @abstractmethod
     def acknowledge_alert(self, alert_id: int, by: str, now: datetime) -> Alert:
-        """Mark acknowledged (stops escalation); raises ``KeyError`` if unknown."""
+        """Mark acknowledged (stops escalation); raises ``KeyError`` if unknown. The first
+        acknowledgement is kept: acknowledging again changes nothing."""
 
     @abstractmethod
     def get_alert(self, alert_id: int) -> Alert | None:
@@ -151,7 +168,8 @@ class Journal(ABC):
 
     @abstractmethod
     def alerts(self, include_resolved: bool = False) -> list[Alert]:
-        """Unresolved alerts (acknowledged ones too), newest first; all with the flag."""
+        """Unresolved alerts (acknowledged ones too), newest first (by id); all with the
+        flag."""
 
     @abstractmethod
     def set_alert_level(self, alert_id: int, level: int, now: datetime) -> None:
@@ -168,6 +186,8 @@ class Journal(ABC):
     # -- housekeeping -------------------------------------------------------------
     @abstractmethod
     def prune(self, before: datetime) -> int:
-        """Delete exchange records, events and resolved alerts older than ``before``
-        (orders in a final state too); return how many rows went."""
+        """Delete exchange records and events older than ``before``, alerts resolved before
+        it (with their notifications), and orders in a final state that finished before it
+        (with their timelines); return how many rows went. Open alerts and unfinished
+        orders always stay."""
 

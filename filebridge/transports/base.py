@@ -44,8 +44,11 @@ class FolderCheck:
     detail: str
 
 
-WakeCallback = Callable[[str], None]
-"""Called by a transport with the path of a file that just arrived or was renamed in."""
+WakeCallback = Callable[[str, bool], None]
+"""Called by a transport as ``wake(path, renamed)`` when a file arrives: ``renamed`` is True
+when the file was renamed (moved) into place, so it is complete and may be read at once;
+False for a file created or modified in place, which must still settle (size and mtime
+stable for ``settle_time``) before it is read."""
 
 
 def is_ignored_name(name: str) -> bool:
@@ -101,7 +104,7 @@ class Transport(ABC):
     def watch(self, folders: Iterable[str], wake: WakeCallback) -> None:  # noqa: B027
         """Start telling ``wake`` about arrivals in ``folders``; polling transports do nothing.
 
-        Handlers only enqueue; the engine reads files on its own thread. Transports
+        Handlers only call ``wake(path, renamed)``; the engine reads files on its own thread. Transports
         that cannot watch rely on the engine's periodic rescan.
         """
 

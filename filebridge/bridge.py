@@ -1,0 +1,287 @@
+"""The Bridge facade: the library API the app backend uses, wired from the config.
+
+    bridge = Bridge.from_config("filebridge.toml")
+    bridge.submit(order, partner="retura")   # durable before it returns
+    bridge.run_once()                        # or bridge.serve() until bridge.stop()
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from filebridge.clock import Clock, SystemClock
+from filebridge.config import BridgeConfig, PartnerConfig, load_config
+from filebridge.engine.alerts import AlertDesk
+from filebridge.engine.deadlines import DeadlineWatch
+from filebridge.engine.escalation import Escalator
+from filebridge.engine.events import EventHub
+from filebridge.engine.inbox import Inbox
+from filebridge.engine.link import PartnerLink
+from filebridge.engine.outbox import Outbox
+from filebridge.engine.runner import Engine, TickReport
+from filebridge.errors import (
+    AlertNotFound,
+    ConfigError,
+    DocumentError,
+    InvalidOrder,
+    OrderNotFound,
+    Problem,
+)
+from filebridge.model.validation import validation_problems
+from filebridge.formats.xml import XmlCodec
+from filebridge.journal import open_journal
+from filebridge.journal.base import Journal
+from filebridge.model import (
+    Alert,
+    AlertKind,
+    ExchangeRecord,
+    Order,
+    OrderRow,
+    OrderState,
+    OrderView,
+    Receipt,
+    TimelineEntry,
+)
+from filebridge.notify import NotifierSet
+from filebridge.transports.factory import open_transport
+
+log = logging.getLogger("filebridge")
+
+# Fields that may differ between two submissions of the same order (a backend retrying
+# a submit regenerates them); everything else must match for the repeat to be idempotent.
+_VOLATILE = {"message_id", "created_at", "sequence"}
+
+
+class Bridge:
+    """Submit orders, run the exchange, and ask what happened."""
+
+    def __init__(self, config: BridgeConfig, *, clock: Clock | None = None,
+                 journal: Journal | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.journal: Journal = journal or open_journal(config.journal_url())
+        self.events = EventHub()
+        self.alerts = AlertDesk(self.journal, self.events, self.clock)
+        self.claimant = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._links: dict[str, PartnerLink] | None = None
+        self._engine: Engine | None = None
+        self._stop = threading.Event()
+        self._notifiers: NotifierSet | None = None
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Bridge:
+        """Build from a TOML file: PATH, else $FILEBRIDGE_CONFIG, else ./filebridge.toml."""
+        return cls(load_config(path), **kwargs)
+
+    # -- the backend's verbs -----------------------------------------------------
+    def submit(self, order: Order | dict[str, Any], partner: str | None = None) -> Receipt:
+        """Validate and store an order; it is durable when this returns (state ``queued``).
+
+        Submitting the same OrderId again returns the stored order's receipt with
+        ``created=False``; the same id with different content raises ``InvalidOrder``.
+        """
+        partner_cfg = self._partner_for_submit(partner)
+        valid = self._validate(order)
+        now = self.clock.now()
+        row = OrderRow(order_id=valid.order_id, partner=partner_cfg.name,
+                       state=OrderState.QUEUED, order=valid, created_at=now, updated_at=now,
+                       next_attempt_at=now)
+        with self.journal.transaction():
+            created = self.journal.insert_order(row)
+            if created:
+                self.journal.add_event(valid.order_id, TimelineEntry(
+                    at=now, event="submitted", state=OrderState.QUEUED,
+                    detail=f"submitted for {partner_cfg.name} ({valid.action.value})"))
+        if created:
+            return Receipt(order_id=valid.order_id, partner=partner_cfg.name,
+                           state=OrderState.QUEUED, created=True)
+        existing = self.journal.get_order(valid.order_id)
+        assert existing is not None
+        if existing.partner != partner_cfg.name or _business(existing.order) != _business(valid):
+            raise InvalidOrder(
+                f"order {valid.order_id} was already submitted with different content or "
+                f"partner; an order cannot be changed by submitting it again",
+                [Problem("use a new OrderId for a new order", field="order_id")])
+        return Receipt(order_id=existing.order_id, partner=existing.partner,
+                       state=existing.state, created=False)
+
+    def get(self, order_id: str) -> OrderView:
+        """The order, its state and its whole timeline; ``OrderNotFound`` if unknown."""
+        row = self.journal.get_order(order_id)
+        if row is None:
+            raise OrderNotFound(order_id)
+        return OrderView(order_id=row.order_id, partner=row.partner, state=row.state,
+                         order=row.order, timeline=self.journal.timeline(order_id))
+
+    def exchanges(self, last: int = 100, partner: str | None = None,
+                  status: str | None = None, order_id: str | None = None) -> list[ExchangeRecord]:
+        """The newest exchange records, newest first."""
+        return self.journal.exchanges(last=last, partner=partner, status=status,
+                                      order_id=order_id)
+
+    def resend(self, order_id: str, reason: str | None = None, by: str | None = None,
+               dry_run: bool = False) -> Order:
+        """Queue the order again as a new file: Sequence + 1, a new MessageId, same OrderId.
+
+        Who and why are recorded on the exchange record of the new file. With
+        ``dry_run`` nothing changes; the returned Order is what would be sent.
+        """
+        row = self.journal.get_order(order_id)
+        if row is None:
+            raise OrderNotFound(order_id)
+        now = self.clock.now()
+        order = row.order.model_copy(update={
+            "message_id": f"{row.order_id[:40]}-{row.order.sequence + 1}-{uuid.uuid4().hex[:12]}",
+            "sequence": row.order.sequence + 1,
+            "created_at": now,
+        })
+        if dry_run:
+            return order
+        who = by or current_user()
+        with self.journal.transaction():
+            self.journal.save_order(row.model_copy(update={
+                "order": order, "state": OrderState.QUEUED, "updated_at": now,
+                "attempts": 0, "next_attempt_at": now, "file_name": None, "file_content": None,
+                "file_path": None, "sent_at": None, "picked_up_at": None,
+                "acknowledged_at": None, "finished_at": None, "ack_due_at": None,
+                "result_due_at": None, "last_error": None, "resend_by": who,
+                "resend_reason": reason, "claimed_by": None, "claim_expires_at": None,
+            }))
+            self.journal.add_event(order_id, TimelineEntry(
+                at=now, event="resend", state=OrderState.QUEUED,
+                detail=f"resend as sequence {order.sequence} by {who}"
+                       + (f": {reason}" if reason else "")))
+            for kind in (AlertKind.SEND_FAILED, AlertKind.ACK_OVERDUE, AlertKind.RESULT_OVERDUE):
+                self.alerts.resolve(kind, row.partner, order_id)
+        log.info("order %s queued for resend by %s", order_id, who,
+                 extra={"partner": row.partner, "order_id": order_id, "event": "resend"})
+        return order
+
+    def acknowledge_alert(self, alert_id: int, by: str | None = None) -> Alert:
+        """Stop escalating an alert: somebody is on it."""
+        try:
+            return self.journal.acknowledge_alert(alert_id, by or current_user(),
+                                                  self.clock.now())
+        except KeyError:
+            raise AlertNotFound(alert_id) from None
+
+    def status(self) -> dict[str, Any]:
+        """The ``status --json`` summary: counts per state per partner, alerts, overdue."""
+        counts = self.journal.count_by_state()
+        for name in self.config.partners:
+            counts.setdefault(name, {})
+        unresolved = [a for a in self.journal.alerts() if not a.resolved_at]
+        return {
+            "partners": counts,
+            "alerts_open": len(unresolved),
+            "alerts_unacknowledged": sum(1 for a in unresolved if not a.acknowledged_at),
+            "overdue": len(self.journal.overdue_orders(self.clock.now())),
+        }
+
+    def alert_list(self, include_resolved: bool = False) -> list[Alert]:
+        return self.journal.alerts(include_resolved)
+
+    def on(self, event: str, callback: Callable[..., Any]) -> None:
+        """Call ``callback`` on ``acknowledged``, ``rejected``, ``completed``,
+        ``not_completed``, ``send_failed``, ``alert`` (also ``sent``, ``picked_up``)."""
+        self.events.on(event, callback)
+
+    # -- running -----------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._build_engine()
+        return self._engine
+
+    def run_once(self) -> TickReport:
+        """One full pass: dispatch, pickups, ingest, deadlines, escalation."""
+        return self.engine.tick(force_poll=True)
+
+    def serve(self, on_tick: Callable[[TickReport], None] | None = None) -> None:
+        """Run until ``stop()``; wakes early when a watched folder reports a file."""
+        self._stop.clear()
+        tick = self.config.daemon.tick.total_seconds()
+        while not self._stop.is_set():
+            report = self.engine.tick()
+            if on_tick is not None:
+                on_tick(report)
+            if not report.busy:
+                self._stop.wait(tick)
+
+    def stop(self) -> None:
+        """Ask ``serve`` to return after the current tick (safe from a signal handler)."""
+        self._stop.set()
+
+    def close(self) -> None:
+        self.stop()
+        for link in (self._links or {}).values():
+            link.transport.close()
+        if self._notifiers is not None:
+            self._notifiers.close()
+        self.journal.close()
+
+    def __enter__(self) -> Bridge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- wiring ------------------------------------------------------------------
+    def _build_engine(self) -> Engine:
+        served = self.config.daemon.partners
+        self._links = {}
+        for name, partner in self.config.partners.items():
+            if served is not None and name not in served:
+                continue
+            self._links[name] = PartnerLink(
+                partner, open_transport(partner, self.config, self.clock))
+        self._notifiers = NotifierSet(self.config.notify)
+        outbox = Outbox(self.journal, self.alerts, self.events, self.clock, self.claimant,
+                        self.config.daemon.lease)
+        inbox = Inbox(self.journal, self.alerts, self.events, self.clock)
+        escalator = Escalator(self.journal, self.config, self._notifiers, self.clock)
+        return Engine(self.journal, list(self._links.values()), outbox, inbox,
+                      DeadlineWatch(self.journal, self.alerts), escalator, self.alerts,
+                      self.events, self.clock)
+
+    def _partner_for_submit(self, partner: str | None) -> PartnerConfig:
+        if partner is not None:
+            return self.config.partner(partner)
+        if len(self.config.partners) == 1:
+            return next(iter(self.config.partners.values()))
+        known = ", ".join(sorted(self.config.partners)) or "none configured"
+        raise ConfigError(f"say which partner to send to ({known})")
+
+    def _validate(self, order: Order | dict[str, Any]) -> Order:
+        """pydantic first, then the XSD: an order that would not make a valid file is refused."""
+        try:
+            valid = order if isinstance(order, Order) else Order.model_validate(order)
+        except ValidationError as exc:
+            raise InvalidOrder("invalid order", validation_problems(exc)) from None
+        try:
+            XmlCodec().encode([valid])
+        except DocumentError as exc:
+            raise InvalidOrder("invalid order", exc.problems) from None
+        return valid
+
+
+def _business(order: Order) -> dict[str, Any]:
+    return order.model_dump(mode="json", exclude=_VOLATILE)
+
+
+def current_user() -> str:
+    """Who an operator is, for ``--by`` defaults: the login name."""
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+

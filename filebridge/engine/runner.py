@@ -1,0 +1,146 @@
+"""One engine tick: for each partner dispatch, detect pickups and ingest; then deadlines
+and escalation. Nothing a partner does (or fails to do) can stop the loop: every
+partner's work is guarded, and a partner that cannot be reached is tracked and alerted
+on, while its orders wait, queued, without using up attempts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from filebridge.clock import Clock
+from filebridge.engine.alerts import AlertDesk
+from filebridge.engine.deadlines import DeadlineWatch
+from filebridge.engine.escalation import Escalator
+from filebridge.engine.events import EventHub, OrderEvent
+from filebridge.engine.inbox import Inbox
+from filebridge.engine.link import PartnerLink
+from filebridge.engine.outbox import Outbox, sent_files_gone
+from filebridge.errors import HostKeyMismatch, PartnerUnreachable, TransportError
+from filebridge.journal.base import Journal
+from filebridge.model import AlertKind, OrderState, TimelineEntry
+
+log = logging.getLogger("filebridge.engine")
+
+IN_FLIGHT_POLL = timedelta(seconds=5)
+
+
+@dataclass
+class TickReport:
+    """What one tick did, for ``run --once`` and tests."""
+
+    sent: int = 0
+    picked_up: int = 0
+    received: int = 0
+    alerts_opened: int = 0
+    notified: int = 0
+    unreachable: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.sent or self.picked_up or self.received or self.notified)
+
+
+class Engine:
+    """Runs the outbox, the pickup check, the inbox, deadlines and escalation."""
+
+    def __init__(self, journal: Journal, links: list[PartnerLink], outbox: Outbox,
+                 inbox: Inbox, deadlines: DeadlineWatch, escalator: Escalator,
+                 alerts: AlertDesk, events: EventHub, clock: Clock) -> None:
+        self.journal = journal
+        self.links = links
+        self.outbox = outbox
+        self.inbox = inbox
+        self.deadlines = deadlines
+        self.escalator = escalator
+        self.alerts = alerts
+        self.events = events
+        self.clock = clock
+
+    def tick(self, force_poll: bool = False) -> TickReport:
+        report = TickReport()
+        for link in self.links:
+            self._partner_tick(link, report, force_poll)
+        partners = {link.name for link in self.links}
+        try:
+            report.alerts_opened += self.deadlines.check(self.clock.now(), partners)
+            report.notified += self.escalator.tick(partners)
+        except Exception:
+            log.exception("deadline or escalation pass failed; continuing")
+        return report
+
+    def _partner_tick(self, link: PartnerLink, report: TickReport, force_poll: bool) -> None:
+        now = self.clock.now()
+        if not link.may_connect(now):
+            report.unreachable.append(link.name)
+            return
+        try:
+            link.prepare()
+            report.sent += self.outbox.dispatch(link)
+            poll_due = force_poll or link.woken or link.next_poll_at is None or (
+                now >= link.next_poll_at)
+            if poll_due:
+                report.picked_up += self._detect_pickups(link)
+                report.received += self.inbox.ingest(link)
+                link.next_poll_at = self.clock.now() + self._poll_pause(link)
+            if link.mark_reachable():
+                log.info("partner %s reachable again", link.name, extra={"partner": link.name})
+                self.alerts.resolve(AlertKind.PARTNER_UNREACHABLE, link.name, None)
+                self.alerts.resolve(AlertKind.HOST_KEY_MISMATCH, link.name, None)
+        except HostKeyMismatch as exc:
+            link.mark_unreachable(now, str(exc), link.config.backoff_max)
+            report.unreachable.append(link.name)
+            self.alerts.open(AlertKind.HOST_KEY_MISMATCH, link.name, None,
+                             f"the SFTP server of {link.name} offered a host key that does not "
+                             f"match known_hosts; nothing is sent or read", error=str(exc))
+        except PartnerUnreachable as exc:
+            link.mark_unreachable(now, str(exc), link.config.backoff_max)
+            report.unreachable.append(link.name)
+            log.warning("partner %s unreachable: %s", link.name, exc,
+                        extra={"partner": link.name, "event": "unreachable"})
+            since = link.unreachable_since or now
+            if now - since >= link.config.unreachable_after:
+                self.alerts.open(AlertKind.PARTNER_UNREACHABLE, link.name, None,
+                                 f"{link.name} has been unreachable since "
+                                 f"{since:%Y-%m-%d %H:%M:%SZ}; orders wait queued",
+                                 error=str(exc))
+        except TransportError as exc:
+            log.error("partner %s: %s", link.name, exc, extra={"partner": link.name})
+        except Exception:
+            log.exception("partner %s: unexpected error; continuing", link.name,
+                          extra={"partner": link.name})
+
+    def _poll_pause(self, link: PartnerLink) -> timedelta:
+        """Poll soon while files settle or answers are awaited; back off when idle."""
+        interval = link.config.poll_interval
+        if link.settling:
+            return min(interval, max(link.config.settle_time / 2, timedelta(milliseconds=200)))
+        if self.journal.orders_in_states([OrderState.SENT, OrderState.PICKED_UP], link.name):
+            return min(interval, IN_FLIGHT_POLL)
+        return interval
+
+    def _detect_pickups(self, link: PartnerLink) -> int:
+        """Sent orders whose file has left orders_dir were picked up by the partner."""
+        sent = self.journal.orders_in_states([OrderState.SENT], link.name)
+        if not sent:
+            return 0
+        present = {f.name for f in link.transport.list(link.config.orders_dir)}
+        gone = sent_files_gone(sent, present)
+        now = self.clock.now()
+        with self.journal.transaction():
+            for row in gone:
+                self.journal.save_order(row.model_copy(update={
+                    "state": OrderState.PICKED_UP, "picked_up_at": now, "updated_at": now}))
+                self.journal.add_event(row.order_id, TimelineEntry(
+                    at=now, event="state", state=OrderState.PICKED_UP,
+                    detail=f"{row.file_name} left {link.config.orders_dir}"))
+        for row in gone:
+            self.events.emit("picked_up", OrderEvent(
+                "picked_up", row.order_id, link.name, OrderState.PICKED_UP))
+        return len(gone)
+
+    def next_wake(self) -> datetime | None:
+        """The earliest time a partner wants polling again (the serve loop sleeps until)."""
+        times = [link.next_poll_at for link in self.links if link.next_poll_at]
+        return min(times) if times else None
