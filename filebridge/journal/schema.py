@@ -1,0 +1,188 @@
+"""The journal's tables, as numbered migrations shared by every SQL dialect.
+
+A migration is applied once, in its own transaction, and recorded in ``schema_version``;
+a released migration is never edited, only followed by a new one. The DDL is written
+once with a few type tokens that each dialect fills in:
+
+    {id}    an auto-incrementing integer primary key that is never reused
+    {ts}    a UTC instant (ISO text on SQLite, timestamptz on PostgreSQL)
+    {blob}  raw bytes (BLOB / bytea)
+    {json}  a JSON document (TEXT / jsonb)
+
+Both dialects understand partial and expression indexes, so "at most one unresolved
+alert per (kind, partner, order id)" is enforced by the database itself, with the
+missing order id folded to '' because NULLs never collide in a unique index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema; ``statements`` run in order inside one transaction."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+SCHEMA_VERSION_DDL = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at {ts} NOT NULL
+)"""
+
+INITIAL = Migration(
+    version=1,
+    description="orders, exchanges, events, alerts, notifications",
+    statements=(
+        """
+        CREATE TABLE orders (
+            seq {id},
+            order_id TEXT NOT NULL UNIQUE,
+            partner TEXT NOT NULL,
+            state TEXT NOT NULL,
+            document {json} NOT NULL,
+            created_at {ts} NOT NULL,
+            updated_at {ts} NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at {ts},
+            file_name TEXT,
+            file_content {blob},
+            file_path TEXT,
+            sent_at {ts},
+            picked_up_at {ts},
+            acknowledged_at {ts},
+            finished_at {ts},
+            ack_due_at {ts},
+            result_due_at {ts},
+            ack_message_id TEXT,
+            result_message_id TEXT,
+            last_error TEXT,
+            resend_by TEXT,
+            resend_reason TEXT,
+            claimed_by TEXT,
+            claim_expires_at {ts}
+        )""",
+        # claim_due_orders: one partner's queued orders by due time
+        "CREATE INDEX orders_due ON orders (partner, state, next_attempt_at)",
+        # count_by_state, orders_in_states, find_orders, prune
+        "CREATE INDEX orders_state ON orders (state, created_at)",
+        "CREATE INDEX orders_ack_due ON orders (state, ack_due_at)",
+        "CREATE INDEX orders_result_due ON orders (state, result_due_at)",
+        """
+        CREATE TABLE exchanges (
+            id {id},
+            at {ts} NOT NULL,
+            partner TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            document TEXT NOT NULL,
+            order_id TEXT,
+            file_name TEXT NOT NULL,
+            path TEXT NOT NULL,
+            size BIGINT,
+            sha256 TEXT,
+            status TEXT NOT NULL,
+            attempt INTEGER,
+            error TEXT,
+            "by" TEXT,
+            reason TEXT,
+            message_id TEXT
+        )""",
+        # newest-first listing walks the primary key backwards; these serve the filters
+        "CREATE INDEX exchanges_by_order ON exchanges (order_id, id)",
+        "CREATE INDEX exchanges_by_partner_status ON exchanges (partner, status, id)",
+        "CREATE INDEX exchanges_by_status ON exchanges (status, id)",
+        "CREATE INDEX exchanges_at ON exchanges (at)",
+        # inbound_message_seen (duplicates) and last_inbound_record (crash recovery)
+        """
+        CREATE INDEX exchanges_inbound ON exchanges (partner, message_id)
+            WHERE direction = 'in'
+        """,
+        """
+        CREATE INDEX exchanges_inbound_file ON exchanges (partner, sha256, id)
+            WHERE direction = 'in'
+        """,
+        """
+        CREATE TABLE events (
+            id {id},
+            order_id TEXT NOT NULL,
+            at {ts} NOT NULL,
+            event TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            state TEXT,
+            exchange_id BIGINT,
+            alert_id BIGINT
+        )""",
+        "CREATE INDEX events_by_order ON events (order_id, at, id)",
+        "CREATE INDEX events_at ON events (at)",
+        """
+        CREATE TABLE alerts (
+            id {id},
+            kind TEXT NOT NULL,
+            partner TEXT NOT NULL,
+            order_id TEXT,
+            opened_at {ts} NOT NULL,
+            level INTEGER NOT NULL DEFAULT 0,
+            count INTEGER NOT NULL DEFAULT 1,
+            message TEXT NOT NULL,
+            last_error TEXT,
+            updated_at {ts},
+            acknowledged_by TEXT,
+            acknowledged_at {ts},
+            resolved_at {ts}
+        )""",
+        """
+        CREATE UNIQUE INDEX alerts_one_unresolved
+            ON alerts (kind, partner, COALESCE(order_id, ''))
+            WHERE resolved_at IS NULL
+        """,
+        "CREATE INDEX alerts_resolved_at ON alerts (resolved_at)",
+        """
+        CREATE TABLE notifications (
+            id {id},
+            alert_id BIGINT NOT NULL,
+            level INTEGER NOT NULL,
+            target TEXT NOT NULL,
+            at {ts} NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT
+        )""",
+        "CREATE INDEX notifications_by_alert ON notifications (alert_id, id)",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (INITIAL,)
+"""Every migration, oldest first; versions are 1, 2, 3, ... without gaps."""
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+# The tables' columns in the order the SQL statements bind them. The OrderRow field
+# ``order`` (a reserved word) is stored in the column ``document``.
+ORDER_COLUMNS = (
+    "order_id", "partner", "state", "document", "created_at", "updated_at", "attempts",
+    "next_attempt_at", "file_name", "file_content", "file_path", "sent_at", "picked_up_at",
+    "acknowledged_at", "finished_at", "ack_due_at", "result_due_at", "ack_message_id",
+    "result_message_id", "last_error", "resend_by", "resend_reason", "claimed_by",
+    "claim_expires_at",
+)
+EXCHANGE_COLUMNS = (
+    "at", "partner", "direction", "document", "order_id", "file_name", "path", "size",
+    "sha256", "status", "attempt", "error", "by", "reason", "message_id",
+)
+EVENT_COLUMNS = ("order_id", "at", "event", "detail", "state", "exchange_id", "alert_id")
+NOTIFICATION_COLUMNS = ("alert_id", "level", "target", "at", "status", "error")
+
+
+def column_list(columns: tuple[str, ...]) -> str:
+    """``"a", "b", ...``: every name quoted, since ``by`` and friends are SQL keywords."""
+    return ", ".join(f'"{name}"' for name in columns)
+
+
+def insert_statement(table: str, columns: tuple[str, ...]) -> str:
+    """``INSERT INTO table (...) VALUES (?, ...)`` in the journal's neutral ``?`` style."""
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({column_list(columns)}) VALUES ({marks})"

@@ -1,0 +1,363 @@
+"""The Journal port in portable SQL; dialects add only connections and the claim.
+
+Every write runs inside ``transaction()``: on its own it commits alone, inside an outer
+transaction it joins it, and a write made of several statements is atomic either way.
+Where one statement can say it (``INSERT ... ON CONFLICT``, ``UPDATE ... RETURNING``),
+one statement is used, so two daemons sharing a PostgreSQL journal cannot race between
+a check and the write that depends on it.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from filebridge.errors import OrderNotFound
+from filebridge.journal.base import Journal
+from filebridge.journal.schema import (
+    EVENT_COLUMNS,
+    EXCHANGE_COLUMNS,
+    NOTIFICATION_COLUMNS,
+    ORDER_COLUMNS,
+    insert_statement,
+)
+from filebridge.journal.store import SqlStore
+from filebridge.model import (
+    FINAL_STATES,
+    Alert,
+    AlertKind,
+    Direction,
+    ExchangeRecord,
+    ExchangeStatus,
+    NotificationRecord,
+    OrderRow,
+    OrderState,
+    TimelineEntry,
+)
+
+OLDEST_FIRST = " ORDER BY created_at, seq"
+
+# Which orders a claim may take; both dialects' claim statements embed it, with the
+# parameters (partner, 'queued', now, now). A queued order without a next_attempt_at
+# has never been scheduled to wait, so it is due at once.
+CLAIMABLE = """
+    partner = ? AND state = ?
+    AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+    AND (claimed_by IS NULL OR claim_expires_at IS NULL OR claim_expires_at <= ?)
+"""
+
+INSERT_ORDER = (
+    insert_statement("orders", ORDER_COLUMNS) + " ON CONFLICT (order_id) DO NOTHING RETURNING seq"
+)
+UPDATED_ORDER_COLUMNS = tuple(name for name in ORDER_COLUMNS if name != "order_id")
+UPDATE_ORDER = (
+    "UPDATE orders SET "
+    + ", ".join(f'"{name}" = ?' for name in UPDATED_ORDER_COLUMNS)
+    + " WHERE order_id = ?"
+)
+INSERT_EXCHANGE = insert_statement("exchanges", EXCHANGE_COLUMNS) + " RETURNING *"
+INSERT_EVENT = insert_statement("events", EVENT_COLUMNS)
+INSERT_NOTIFICATION = insert_statement("notifications", NOTIFICATION_COLUMNS) + " RETURNING *"
+
+# One statement opens an alert or bumps the unresolved one with the same key; the
+# conflict target is the partial unique index ``alerts_one_unresolved``.
+UPSERT_ALERT = """
+    INSERT INTO alerts (kind, partner, order_id, opened_at, level, count, message,
+                        last_error, updated_at)
+    VALUES (?, ?, ?, ?, 0, 1, ?, ?, ?)
+    ON CONFLICT (kind, partner, COALESCE(order_id, '')) WHERE resolved_at IS NULL
+    DO UPDATE SET count = alerts.count + 1,
+                  last_error = COALESCE(excluded.last_error, alerts.last_error),
+                  updated_at = excluded.updated_at
+    RETURNING *
+"""
+
+
+def marks(values: Sequence[Any]) -> str:
+    """``?, ?, ?`` for an IN list of ``values``."""
+    return ", ".join("?" for _ in values)
+
+
+class SqlJournal(SqlStore, Journal):
+    """The journal on any SQL database the dialect subclasses can connect to."""
+
+    @abstractmethod
+    def _claim_statement(
+        self, partner: str, now: Any, limit: int, claimant: str, lease_until: Any
+    ) -> tuple[str, Sequence[Any]]:
+        """The dialect's atomic claim: marks and returns up to ``limit`` due orders.
+
+        ``now`` and ``lease_until`` are already encoded for the dialect.
+        """
+
+    # -- orders ------------------------------------------------------------------------
+    def insert_order(self, row: OrderRow) -> bool:
+        with self.transaction():
+            inserted = self._query(INSERT_ORDER, self.codec.order_params(row, ORDER_COLUMNS))
+        return bool(inserted)
+
+    def get_order(self, order_id: str) -> OrderRow | None:
+        row = self._query_one("SELECT * FROM orders WHERE order_id = ?", (order_id,))
+        return self.codec.order_row(row) if row else None
+
+    def save_order(self, row: OrderRow) -> None:
+        params = [*self.codec.order_params(row, UPDATED_ORDER_COLUMNS), row.order_id]
+        with self.transaction():
+            if self._command(UPDATE_ORDER, params) == 0:
+                raise OrderNotFound(row.order_id)
+
+    def claim_due_orders(
+        self, partner: str, now: datetime, limit: int, claimant: str, lease_until: datetime
+    ) -> list[OrderRow]:
+        if limit <= 0:
+            return []
+        sql, params = self._claim_statement(
+            partner, self.codec.encode_time(now), limit, claimant,
+            self.codec.encode_time(lease_until),
+        )
+        with self.transaction():
+            rows = self._query(sql, params)
+        # RETURNING promises no order: put them back in the order the claim chose them
+        rows.sort(key=lambda row: (self.codec.decode_time(row["created_at"]), int(row["seq"])))
+        return [self.codec.order_row(row) for row in rows]
+
+    def release_claim(self, order_id: str, claimant: str) -> None:
+        with self.transaction():
+            self._command(
+                "UPDATE orders SET claimed_by = NULL, claim_expires_at = NULL "
+                "WHERE order_id = ? AND claimed_by = ?",
+                (order_id, claimant),
+            )
+
+    def _orders(
+        self, where: str, params: Sequence[Any], tail: str = OLDEST_FIRST
+    ) -> list[OrderRow]:
+        rows = self._query(f"SELECT * FROM orders WHERE {where}{tail}", params)
+        return [self.codec.order_row(row) for row in rows]
+
+    def orders_in_states(
+        self, states: Sequence[OrderState], partner: str | None = None
+    ) -> list[OrderRow]:
+        if not states:
+            return []
+        where = f"state IN ({marks(states)})"
+        params: list[Any] = [OrderState(s).value for s in states]
+        if partner is not None:
+            where += " AND partner = ?"
+            params.append(partner)
+        return self._orders(where, params)
+
+    def find_orders(
+        self,
+        state: OrderState | None = None,
+        partner: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[OrderRow]:
+        clauses: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        if state is not None:
+            clauses.append("state = ?")
+            params.append(OrderState(state).value)
+        if partner is not None:
+            clauses.append("partner = ?")
+            params.append(partner)
+        if since is not None:
+            clauses.append("created_at >= ?")
+            params.append(self.codec.encode_time(since))
+        tail = OLDEST_FIRST
+        if limit is not None:
+            tail += " LIMIT ?"
+            params.append(max(limit, 0))
+        return self._orders(" AND ".join(clauses), params, tail)
+
+    def count_by_state(self) -> dict[str, dict[str, int]]:
+        rows = self._query(
+            "SELECT partner, state, COUNT(*) AS n FROM orders GROUP BY partner, state "
+            "ORDER BY partner, state"
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for row in rows:
+            counts.setdefault(row["partner"], {})[row["state"]] = int(row["n"])
+        return counts
+
+    def overdue_orders(self, now: datetime) -> list[OrderRow]:
+        """Sent or picked-up orders past ``ack_due_at``, acknowledged ones past
+        ``result_due_at`` (a deadline equal to ``now`` counts as missed)."""
+        at = self.codec.encode_time(now)
+        return self._orders(
+            "(state IN (?, ?) AND ack_due_at <= ?) OR (state = ? AND result_due_at <= ?)",
+            (OrderState.SENT.value, OrderState.PICKED_UP.value, at,
+             OrderState.ACKNOWLEDGED.value, at),
+        )
+
+    # -- exchanges ---------------------------------------------------------------------
+    def add_exchange(self, record: ExchangeRecord) -> ExchangeRecord:
+        with self.transaction():
+            row = self._query(INSERT_EXCHANGE, self.codec.params(record, EXCHANGE_COLUMNS))[0]
+        return self.codec.record(ExchangeRecord, row)
+
+    def exchanges(
+        self,
+        last: int = 20,
+        partner: str | None = None,
+        status: str | None = None,
+        order_id: str | None = None,
+    ) -> list[ExchangeRecord]:
+        clauses: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        for column, value in (("partner", partner), ("status", status), ("order_id", order_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(self.codec.value(value))
+        params.append(max(last, 0))
+        rows = self._query(
+            f"SELECT * FROM exchanges WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
+            params,
+        )
+        return [self.codec.record(ExchangeRecord, row) for row in rows]
+
+    # The inbound lookups spell ``direction = 'in'`` out, so that the planner can use the
+    # partial indexes that only cover inbound records (a bound value would not match).
+    def inbound_message_seen(self, partner: str, message_id: str) -> bool:
+        row = self._query_one(
+            f"SELECT 1 AS seen FROM exchanges WHERE direction = '{Direction.IN.value}' "
+            "AND partner = ? AND message_id = ? AND status = ? LIMIT 1",
+            (partner, message_id, ExchangeStatus.OK.value),
+        )
+        return row is not None
+
+    def last_inbound_record(
+        self, partner: str, path: str, sha256: str
+    ) -> ExchangeRecord | None:
+        row = self._query_one(
+            f"SELECT * FROM exchanges WHERE direction = '{Direction.IN.value}' "
+            "AND partner = ? AND sha256 = ? AND path = ? ORDER BY id DESC LIMIT 1",
+            (partner, sha256, path),
+        )
+        return self.codec.record(ExchangeRecord, row) if row else None
+
+    # -- timeline ----------------------------------------------------------------------
+    def add_event(self, order_id: str, entry: TimelineEntry) -> None:
+        params = [order_id, *self.codec.params(entry, EVENT_COLUMNS[1:])]
+        with self.transaction():
+            self._command(INSERT_EVENT, params)
+
+    def timeline(self, order_id: str) -> list[TimelineEntry]:
+        """Oldest first by ``at``; entries with the same time in the order they were added."""
+        rows = self._query("SELECT * FROM events WHERE order_id = ? ORDER BY at, id", (order_id,))
+        return [self.codec.record(TimelineEntry, row) for row in rows]
+
+    # -- alerts ------------------------------------------------------------------------
+    def open_alert(
+        self,
+        kind: AlertKind,
+        partner: str,
+        order_id: str | None,
+        message: str,
+        now: datetime,
+        error: str | None = None,
+    ) -> tuple[Alert, bool]:
+        """Open, or bump the unresolved alert with the same key. A bump keeps the first
+        message and acknowledgement, counts one more, and records the newer error."""
+        at = self.codec.encode_time(now)
+        with self.transaction():
+            row = self._query(
+                UPSERT_ALERT,
+                (AlertKind(kind).value, partner, order_id, at, message, error, at),
+            )[0]
+        alert = self.codec.record(Alert, row)
+        return alert, alert.count == 1
+
+    def resolve_alerts(
+        self, kind: AlertKind | None, partner: str, order_id: str | None, now: datetime
+    ) -> list[Alert]:
+        """``order_id=None`` resolves the partner's alerts that carry no order id."""
+        at = self.codec.encode_time(now)
+        sql = (
+            "UPDATE alerts SET resolved_at = ?, updated_at = ? WHERE resolved_at IS NULL "
+            "AND partner = ? AND COALESCE(order_id, '') = ?"
+        )
+        params: list[Any] = [at, at, partner, order_id or ""]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(AlertKind(kind).value)
+        with self.transaction():
+            rows = self._query(sql + " RETURNING *", params)
+        return sorted((self.codec.record(Alert, row) for row in rows), key=lambda a: a.id)
+
+    def acknowledge_alert(self, alert_id: int, by: str, now: datetime) -> Alert:
+        """The first acknowledgement is kept; acknowledging again changes nothing."""
+        at = self.codec.encode_time(now)
+        with self.transaction():
+            row = self._query_one(
+                "UPDATE alerts SET acknowledged_by = COALESCE(acknowledged_by, ?), "
+                "acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ? RETURNING *",
+                (by, at, alert_id),
+            )
+        if row is None:
+            raise KeyError(alert_id)
+        return self.codec.record(Alert, row)
+
+    def get_alert(self, alert_id: int) -> Alert | None:
+        row = self._query_one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return self.codec.record(Alert, row) if row else None
+
+    def alerts(self, include_resolved: bool = False) -> list[Alert]:
+        where = "" if include_resolved else " WHERE resolved_at IS NULL"
+        rows = self._query(f"SELECT * FROM alerts{where} ORDER BY id DESC")
+        return [self.codec.record(Alert, row) for row in rows]
+
+    def set_alert_level(self, alert_id: int, level: int, now: datetime) -> None:
+        with self.transaction():
+            self._command(
+                "UPDATE alerts SET level = ?, updated_at = ? WHERE id = ?",
+                (level, self.codec.encode_time(now), alert_id),
+            )
+
+    def add_notification(self, record: NotificationRecord) -> NotificationRecord:
+        with self.transaction():
+            row = self._query(
+                INSERT_NOTIFICATION, self.codec.params(record, NOTIFICATION_COLUMNS)
+            )[0]
+        return self.codec.record(NotificationRecord, row)
+
+    def notifications(self, alert_id: int | None = None) -> list[NotificationRecord]:
+        if alert_id is None:
+            rows = self._query("SELECT * FROM notifications ORDER BY id")
+        else:
+            rows = self._query(
+                "SELECT * FROM notifications WHERE alert_id = ? ORDER BY id", (alert_id,)
+            )
+        return [self.codec.record(NotificationRecord, row) for row in rows]
+
+    # -- housekeeping ------------------------------------------------------------------
+    def prune(self, before: datetime) -> int:
+        """Exchanges and events with ``at`` before the cut-off; alerts resolved before it,
+        with their notifications; completed / not-completed orders that finished before
+        it, with their whole timeline. Open alerts and unfinished orders always stay."""
+        cut = self.codec.encode_time(before)
+        finals = sorted(state.value for state in FINAL_STATES)
+        old_orders = (
+            f"SELECT order_id FROM orders WHERE state IN ({marks(finals)}) "
+            "AND COALESCE(finished_at, updated_at) < ?"
+        )
+        old_alerts = "SELECT id FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ?"
+        with self.transaction():
+            removed = self._command("DELETE FROM exchanges WHERE at < ?", (cut,))
+            removed += self._command("DELETE FROM events WHERE at < ?", (cut,))
+            removed += self._command(
+                f"DELETE FROM events WHERE order_id IN ({old_orders})", (*finals, cut)
+            )
+            removed += self._command(
+                f"DELETE FROM notifications WHERE alert_id IN ({old_alerts})", (cut,)
+            )
+            removed += self._command(
+                "DELETE FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ?", (cut,)
+            )
+            removed += self._command(
+                f"DELETE FROM orders WHERE order_id IN ({old_orders})", (*finals, cut)
+            )
+        return removed
