@@ -1,0 +1,320 @@
+"""The SFTP transport: a partner's drop folders on the partner's own SSH server (paramiko).
+
+Guarantees the port asks for, in SFTP terms:
+
+* Atomic, never-overwriting upload: data goes to ``<name>.<random>.part`` (pipelined
+  writes), its size is checked with ``stat``, then it is renamed with plain SFTP
+  ``RENAME``, which OpenSSH refuses when the target exists (it links, then unlinks).
+  A taken name becomes ``FileAlreadyExists``; the ``.part`` is removed on failure
+  when the link still allows it.
+* Polling only (``watches`` is False): the engine rescans every ``poll_interval``; the
+  listing carries size and mtime for its settle rule.
+* Every operation has a deadline (``operation_timeout``) and a lost or hung connection
+  becomes ``PartnerUnreachable``, which holds orders without using up their attempts.
+
+Connection handling (reuse, rebuild with backoff, the channel pool) is in
+``sftp_session``, host key checking in ``sftp_hostkeys``, folder steps in
+``sftp_folders``.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import secrets
+import stat
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import paramiko
+
+from filebridge.clock import Clock
+from filebridge.config import BridgeConfig, PartnerConfig
+from filebridge.errors import (
+    ConfigError,
+    FileAlreadyExists,
+    PartnerUnreachable,
+    RemoteFileMissing,
+    TransportError,
+)
+from filebridge.transports.base import REASON_SUFFIX, FolderCheck, RemoteFile, Transport
+from filebridge.transports.paths import (
+    candidate_names,
+    checked_name,
+    child_path,
+    split_file,
+    split_relative,
+)
+from filebridge.transports.sftp_folders import (
+    Kind,
+    is_missing,
+    is_present,
+    join,
+    kind_of,
+    make_folders,
+    reason_of,
+    remove_quietly,
+    write_probe,
+)
+from filebridge.transports.sftp_login import SshSettings
+from filebridge.transports.sftp_session import SshSession, channel_alive
+
+log = logging.getLogger(__name__)
+
+FolderChecks = list[FolderCheck]
+"""Spelled once here: inside the class, ``list`` is the transport's own verb."""
+
+
+class SftpTransport(Transport):
+    """One partner's folders under ``root`` on its SFTP server."""
+
+    def __init__(self, settings: SshSettings, root: str = "/", clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.root = root
+        self._session = SshSession(settings, clock)
+
+    def __repr__(self) -> str:
+        return f"SftpTransport({self.settings.where}, root={self.root!r})"
+
+    @classmethod
+    def from_config(cls, partner: PartnerConfig, config: BridgeConfig,
+                    clock: Clock | None = None) -> SftpTransport:
+        """Build from a partner's config; key and known_hosts paths resolve like the rest.
+        Nothing is read or connected yet: that happens on first use."""
+        if partner.transport != "sftp" or not (partner.host and partner.username
+                                               and partner.known_hosts):
+            raise ConfigError(f"partners.{partner.name}: not a complete sftp partner")
+        settings = SshSettings(
+            partner=partner.name,
+            host=partner.host,
+            port=partner.port,
+            username=partner.username,
+            known_hosts=config.resolve_path(partner.known_hosts),
+            key_file=config.resolve_path(partner.key_file) if partner.key_file else None,
+            key_passphrase_env=partner.key_passphrase_env,
+            password_env=partner.password_env,
+            disabled_algorithms=partner.disabled_algorithms,
+            connect_timeout=partner.connect_timeout.total_seconds(),
+            operation_timeout=partner.operation_timeout.total_seconds(),
+            channels=partner.connections,
+        )
+        return cls(settings, partner.root, clock)
+
+    # -- outbound ---------------------------------------------------------------------
+
+    def put_atomic(self, folder: str, name: str, data: bytes) -> str:
+        parts = split_relative(folder, "folder")
+        final = child_path("/".join(parts), checked_name(name))
+        remote_folder = join(self.root, parts)
+        remote_final = posixpath.join(remote_folder, name)
+        remote_part = posixpath.join(remote_folder, f"{name}.{secrets.token_hex(6)}.part")
+
+        def upload(client: paramiko.SFTPClient) -> str:
+            if is_present(client, remote_final):
+                raise FileAlreadyExists(f"{final} already exists; filebridge never overwrites")
+            try:
+                handle = client.open(remote_part, "wbx")
+            except OSError as exc:
+                if not is_missing(client, exc):
+                    raise
+                self._make_folders(client, parts)
+                handle = client.open(remote_part, "wbx")
+            try:
+                with handle:
+                    handle.set_pipelined(True)
+                    handle.write(data)
+                written = client.stat(remote_part).st_size
+                if written != len(data):
+                    raise TransportError(
+                        f"upload of {final} incomplete: {written} of {len(data)} bytes arrived")
+                try:
+                    client.rename(remote_part, remote_final)
+                except OSError as exc:
+                    if channel_alive(client) and is_present(client, remote_final):
+                        raise FileAlreadyExists(
+                            f"{final} already exists; filebridge never overwrites") from exc
+                    raise
+            except BaseException:
+                remove_quietly(client, remote_part)
+                raise
+            return final
+
+        return self._session.run(f"uploading {final}", upload)
+
+    def put_many(self, folder: str, items: list[tuple[str, bytes]]) -> list[str | Exception]:
+        """Upload many files over the channel pool; one result (path or error) per item.
+
+        Each upload is a ``put_atomic`` of its own, so one failure never hides another's
+        success. The engine uses this for bulk dispatch when a transport offers it.
+        """
+        if not items:
+            return []
+
+        def one(item: tuple[str, bytes]) -> str | Exception:
+            try:
+                return self.put_atomic(folder, item[0], item[1])
+            except TransportError as exc:
+                return exc
+
+        workers = min(self.settings.channels, len(items))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sftp-put") as pool:
+            return list(pool.map(one, items))
+
+    def exists(self, path: str) -> bool:
+        folder, name = split_file(path)
+        remote = posixpath.join(join(self.root, folder), name)
+        return self._session.run(f"looking for {path}", lambda client: is_present(client, remote))
+
+    # -- inbound ----------------------------------------------------------------------
+
+    def list(self, folder: str) -> list[RemoteFile]:
+        parts = split_relative(folder, "folder")
+        prefix = "/".join(parts)
+        remote = join(self.root, parts)
+
+        def listing(client: paramiko.SFTPClient) -> list[RemoteFile]:
+            try:
+                entries = client.listdir_attr(remote)  # the whole listing, before acting
+            except OSError as exc:
+                if is_missing(client, exc):
+                    raise RemoteFileMissing(f"cannot list {prefix}: no such folder") from exc
+                raise
+            files = [
+                RemoteFile(child_path(prefix, entry.filename), entry.st_size or 0,
+                           float(entry.st_mtime or 0))
+                for entry in entries
+                if entry.st_mode is not None and stat.S_ISREG(entry.st_mode)
+            ]
+            return sorted(files, key=lambda file: file.path)
+
+        return self._session.run(f"listing {prefix or 'the partner root'}", listing)
+
+    def read(self, path: str, max_size: int) -> bytes:
+        folder, name = split_file(path)
+        remote = posixpath.join(join(self.root, folder), name)
+
+        def download(client: paramiko.SFTPClient) -> bytes:
+            try:
+                attrs = client.stat(remote)
+            except OSError as exc:
+                if is_missing(client, exc):
+                    raise RemoteFileMissing(f"cannot read {path}: it is gone") from exc
+                raise
+            if attrs.st_mode is not None and not stat.S_ISREG(attrs.st_mode):
+                raise TransportError(f"cannot read {path}: not a regular file")
+            size = attrs.st_size or 0
+            if size > max_size:
+                raise TransportError(f"{path} is {size} bytes, over the limit of {max_size}; "
+                                     f"not read")
+            with client.open(remote, "rb") as handle:
+                handle.prefetch(size)
+                data = handle.read(max_size + 1)  # the partner may still be appending
+            if len(data) > max_size:
+                raise TransportError(f"{path} grew past the limit of {max_size} bytes while read")
+            return data
+
+        return self._session.run(f"reading {path}", download)
+
+    def move(self, path: str, folder: str, reason: str | None = None) -> str:
+        source_folder, name = split_file(path)
+        target_parts = split_relative(folder, "folder")
+        source = posixpath.join(join(self.root, source_folder), name)
+        target_prefix = "/".join(target_parts)
+
+        def relocate(client: paramiko.SFTPClient) -> str:
+            if kind_of(client, join(self.root, target_parts)) is not Kind.FOLDER:
+                if not is_present(client, source):
+                    raise RemoteFileMissing(f"cannot move {path}: it is gone")
+                self._make_folders(client, target_parts)
+            for candidate in candidate_names(name):
+                target = child_path(target_prefix, candidate)
+                if self._move_as(client, path, source, target, reason):
+                    return target
+            raise TransportError(f"cannot move {path}: no free name left in {folder}")
+
+        return self._session.run(f"moving {path} to {target_prefix}", relocate)
+
+    def _move_as(self, client: paramiko.SFTPClient, path: str, source: str, target: str,
+                 reason: str | None) -> bool:
+        """Reason file first, then the file itself; False when the name is taken.
+
+        In this order a crash can leave a reason without its file (harmless) but never
+        a refused file without its reason.
+        """
+        remote_target = join(self.root, tuple(target.split("/")))
+        remote_reason = remote_target + REASON_SUFFIX
+        if is_present(client, remote_target) or is_present(client, remote_reason):
+            return False
+        if reason is not None:
+            try:
+                with client.open(remote_reason, "wbx") as handle:
+                    handle.write(reason.encode("utf-8"))
+            except OSError:
+                if channel_alive(client) and is_present(client, remote_reason):
+                    return False
+                raise
+        try:
+            client.rename(source, remote_target)
+        except OSError as exc:
+            if not channel_alive(client):
+                raise
+            if reason is not None:
+                remove_quietly(client, remote_reason)
+            if is_present(client, remote_target):
+                return False
+            if not is_present(client, source):
+                raise RemoteFileMissing(f"cannot move {path}: it is gone") from exc
+            raise TransportError(f"cannot move {path} to {target}: {reason_of(exc)}") from exc
+        return True
+
+    # -- folders and check ------------------------------------------------------------
+
+    def ensure_folders(self, folders: Iterable[str]) -> FolderChecks:
+        return [self._ensure_folder(folder) for folder in folders]
+
+    def check(self, folders: Iterable[str]) -> FolderChecks:
+        """Connection, host key and login, then per folder: exists (or is created), can
+        be listed, and takes a probe file that is renamed and removed again."""
+        rows: FolderChecks = []
+        try:
+            self._session.connect(report=rows)
+            for folder in folders:
+                row = self._ensure_folder(folder)
+                rows.append(self._probe(row) if row.ok else row)
+        except PartnerUnreachable as exc:
+            if not rows or rows[-1].ok:
+                rows.append(FolderCheck("connection", False, str(exc)))
+        return rows
+
+    def _ensure_folder(self, folder: str) -> FolderCheck:
+        try:
+            parts = split_relative(folder, "folder")
+            ok, detail = self._session.run(
+                f"creating {folder}", lambda client: make_folders(client, self.root, parts))
+        except PartnerUnreachable:
+            raise
+        except TransportError as exc:
+            return FolderCheck(folder, False, str(exc))
+        return FolderCheck(folder, ok, detail)
+
+    def _probe(self, row: FolderCheck) -> FolderCheck:
+        folder = row.name
+        try:
+            count = len(self.list(folder))
+            remote = join(self.root, split_relative(folder, "folder"))
+            probed = self._session.run(f"writing a probe file in {folder}",
+                                       lambda client: write_probe(client, remote))
+        except PartnerUnreachable:
+            raise
+        except TransportError as exc:
+            return FolderCheck(folder, False, f"{row.detail}, but: {exc}")
+        files = "1 file" if count == 1 else f"{count} files"
+        return FolderCheck(folder, True, f"{row.detail}; {files}; {probed}")
+
+    def _make_folders(self, client: paramiko.SFTPClient, parts: tuple[str, ...]) -> None:
+        ok, detail = make_folders(client, self.root, parts)
+        if not ok:
+            raise TransportError(detail)
+
+    def close(self) -> None:
+        self._session.close()

@@ -1,0 +1,320 @@
+"""The contract every Transport keeps, as one test class that each transport's tests subclass.
+
+A subclass provides two fixtures:
+
+``transport``
+    The ``Transport`` under test, rooted at an empty partner root, closed by the
+    fixture afterwards.
+``peer``
+    A second, independent handle on the *same* folders acting as the partner: it drops
+    files the way a partner's client would (overwriting, no temp names), removes them,
+    and shows what the partner sees. It follows the ``Peer`` protocol below, with paths
+    relative to the same root. ``LocalPeer`` serves any transport whose root is a
+    folder on this host (local, and sftp against a loopback sshd whose chroot is a
+    local folder); ``MemoryStore`` is the peer of ``MemoryTransport``.
+
+    class TestSftpTransport(TransportContract):
+        @pytest.fixture
+        def transport(self, sshd): ...  # SftpTransport on the sshd user's root
+        @pytest.fixture
+        def peer(self, sshd): return LocalPeer(sshd.root)
+
+The class has no ``Test`` prefix, so pytest collects it only through subclasses.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from filebridge.errors import FileAlreadyExists, RemoteFileMissing, TransportError
+from filebridge.transports.base import Transport, is_ignored_name
+
+ORDERS = "to_partner/orders"
+ACKS = "from_partner/acks"
+ARCHIVE = "from_partner/archive"
+ERRORS = "from_partner/error"
+ALL_FOLDERS = [ORDERS, ACKS, "from_partner/results", ARCHIVE, ERRORS]
+SOME_MTIME = 1_700_000_000  # whole seconds: SFTP carries mtimes as integers
+
+
+class Peer(Protocol):
+    """The partner's side of the folders; see the module docstring."""
+
+    def write(self, path: str, data: bytes) -> None:
+        """Create or replace a file, creating its folders."""
+
+    def read(self, path: str) -> bytes: ...
+    def remove(self, path: str) -> None: ...
+    def set_mtime(self, path: str, mtime: float) -> None: ...
+    def names(self, folder: str) -> list[str]:
+        """Every entry directly in ``folder``, sorted; [] when the folder is missing."""
+        ...
+
+    def is_dir(self, path: str) -> bool: ...
+    def exists(self, path: str) -> bool: ...
+
+
+class LocalPeer:
+    """The partner's side for a root that is a folder on this host."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def write(self, path: str, data: bytes) -> None:
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    def read(self, path: str) -> bytes:
+        return (self.root / path).read_bytes()
+
+    def remove(self, path: str) -> None:
+        (self.root / path).unlink()
+
+    def set_mtime(self, path: str, mtime: float) -> None:
+        os.utime(self.root / path, (mtime, mtime))
+
+    def names(self, folder: str) -> list[str]:
+        target = self.root / folder
+        return sorted(os.listdir(target)) if target.is_dir() else []
+
+    def is_dir(self, path: str) -> bool:
+        return (self.root / path).is_dir()
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(self.root / path)
+
+
+class TransportContract:
+    """Behaviour the engine relies on, whatever sits below the port."""
+
+    # -- put_atomic
+    def test_put_then_list_and_read_show_exactly_the_bytes(
+            self, transport: Transport, peer: Peer) -> None:
+        data = b"<OrderInstruction>\r\n\x00\xff bytes kept as they are</OrderInstruction>\n"
+        path = transport.put_atomic(ORDERS, "ORDER_A-1_1.xml", data)
+
+        assert path == f"{ORDERS}/ORDER_A-1_1.xml"
+        [listed] = transport.list(ORDERS)
+        assert (listed.path, listed.name, listed.folder, listed.size) == (
+            path, "ORDER_A-1_1.xml", ORDERS, len(data))
+        assert transport.read(path, max_size=len(data)) == data
+        assert peer.read(path) == data
+
+    def test_put_creates_a_missing_folder(self, transport: Transport, peer: Peer) -> None:
+        transport.put_atomic(ORDERS, "ORDER_1_1.xml", b"x")
+        assert peer.names(ORDERS) == ["ORDER_1_1.xml"]
+
+    def test_put_to_a_taken_name_refuses_and_keeps_the_original(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ORDERS}/ORDER_1_1.xml", b"the partner's copy")
+
+        with pytest.raises(FileAlreadyExists):
+            transport.put_atomic(ORDERS, "ORDER_1_1.xml", b"ours")
+
+        assert peer.read(f"{ORDERS}/ORDER_1_1.xml") == b"the partner's copy"
+        assert peer.names(ORDERS) == ["ORDER_1_1.xml"]  # and no .part left behind
+
+    def test_put_twice_refuses_the_second(self, transport: Transport, peer: Peer) -> None:
+        transport.put_atomic(ORDERS, "ORDER_1_1.xml", b"first")
+        with pytest.raises(FileAlreadyExists):
+            transport.put_atomic(ORDERS, "ORDER_1_1.xml", b"second")
+        assert peer.read(f"{ORDERS}/ORDER_1_1.xml") == b"first"
+
+    def test_put_leaves_no_temp_file_behind(self, transport: Transport, peer: Peer) -> None:
+        for number in range(3):
+            transport.put_atomic(ORDERS, f"ORDER_{number}_1.xml", b"x" * 100_000)
+        assert peer.names(ORDERS) == ["ORDER_0_1.xml", "ORDER_1_1.xml", "ORDER_2_1.xml"]
+
+    def test_put_of_an_empty_file_and_a_unicode_name(self, transport: Transport) -> None:
+        path = transport.put_atomic(ORDERS, "ORDRE_Ærø_1.csv", b"")
+        assert transport.read(path, max_size=0) == b""
+        assert [f.name for f in transport.list(ORDERS)] == ["ORDRE_Ærø_1.csv"]
+
+    # -- list
+    def test_list_reports_size_and_mtime(self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ACKS}/ACK_1.xml", b"12345")
+        peer.set_mtime(f"{ACKS}/ACK_1.xml", SOME_MTIME)
+
+        [listed] = transport.list(ACKS)
+
+        assert listed.size == 5
+        assert listed.mtime == pytest.approx(SOME_MTIME, abs=1)
+
+    def test_list_shows_temp_and_dot_files_which_the_engine_skips(
+            self, transport: Transport, peer: Peer) -> None:
+        names = ["ACK_1.xml", ".hidden", "ACK_2.xml.filepart", "ACK_3.xml.tmp",
+                 "ACK_4.xml.a1b2.part", "ACK_0.xml.reason.txt"]
+        for name in names:
+            peer.write(f"{ACKS}/{name}", b"x")
+
+        listed = {f.name for f in transport.list(ACKS)}
+
+        assert listed == set(names)
+        assert {name for name in listed if not is_ignored_name(name)} == {"ACK_1.xml"}
+
+    def test_list_shows_only_files_directly_in_the_folder(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ACKS}/ACK_1.xml", b"x")
+        peer.write(f"{ACKS}/nested/ACK_2.xml", b"x")
+        assert [f.path for f in transport.list(ACKS)] == [f"{ACKS}/ACK_1.xml"]
+
+    def test_list_of_a_missing_folder_is_remote_file_missing(
+            self, transport: Transport) -> None:
+        with pytest.raises(RemoteFileMissing):
+            transport.list("from_partner/nowhere")
+
+    # -- read
+    def test_read_of_a_missing_file_is_remote_file_missing(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ACKS}/other.xml", b"x")
+        with pytest.raises(RemoteFileMissing):
+            transport.read(f"{ACKS}/ACK_gone.xml", max_size=1000)
+
+    def test_read_refuses_a_file_over_max_size(self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ACKS}/big.xml", b"x" * 1001)
+        peer.write(f"{ACKS}/fits.xml", b"x" * 1000)
+
+        with pytest.raises(TransportError, match="1000") as refused:
+            transport.read(f"{ACKS}/big.xml", max_size=1000)
+
+        assert not isinstance(refused.value, RemoteFileMissing)
+        assert transport.read(f"{ACKS}/fits.xml", max_size=1000) == b"x" * 1000
+
+    # -- move
+    def test_move_to_archive_without_reason(self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ACKS}/ACK_1.xml", b"ack")
+
+        new_path = transport.move(f"{ACKS}/ACK_1.xml", ARCHIVE)
+
+        assert new_path == f"{ARCHIVE}/ACK_1.xml"
+        assert peer.names(ACKS) == []
+        assert peer.names(ARCHIVE) == ["ACK_1.xml"]
+        assert peer.read(new_path) == b"ack"
+
+    def test_move_to_error_writes_the_reason_beside_the_file(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ACKS}/ACK_1.xml", b"<broken")
+        reason = "line 1: premature end of data — Status is missing\n"
+
+        new_path = transport.move(f"{ACKS}/ACK_1.xml", ERRORS, reason)
+
+        assert new_path == f"{ERRORS}/ACK_1.xml"
+        assert peer.names(ERRORS) == ["ACK_1.xml", "ACK_1.xml.reason.txt"]
+        assert peer.read(f"{ERRORS}/ACK_1.xml.reason.txt").decode("utf-8") == reason
+        assert peer.read(new_path) == b"<broken"
+
+    def test_move_on_a_name_clash_keeps_both_files(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ARCHIVE}/ACK_1.xml", b"archived yesterday")
+        peer.write(f"{ACKS}/ACK_1.xml", b"arrived today")
+
+        new_path = transport.move(f"{ACKS}/ACK_1.xml", ARCHIVE)
+
+        assert new_path != f"{ARCHIVE}/ACK_1.xml"
+        assert new_path.startswith(f"{ARCHIVE}/ACK_1") and new_path.endswith(".xml")
+        assert not is_ignored_name(new_path.rsplit("/", 1)[1])
+        assert peer.read(f"{ARCHIVE}/ACK_1.xml") == b"archived yesterday"
+        assert peer.read(new_path) == b"arrived today"
+
+    def test_move_on_a_clash_puts_the_reason_beside_the_moved_file(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ERRORS}/ACK_1.xml", b"old")
+        peer.write(f"{ERRORS}/ACK_1.xml.reason.txt", b"old reason")
+        peer.write(f"{ACKS}/ACK_1.xml", b"new")
+
+        new_path = transport.move(f"{ACKS}/ACK_1.xml", ERRORS, "new reason")
+
+        assert peer.read(new_path + ".reason.txt") == b"new reason"
+        assert peer.read(f"{ERRORS}/ACK_1.xml.reason.txt") == b"old reason"
+        assert len(peer.names(ERRORS)) == 4
+
+    def test_move_of_a_missing_file_is_remote_file_missing(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ACKS}/other.xml", b"x")
+        with pytest.raises(RemoteFileMissing):
+            transport.move(f"{ACKS}/ACK_gone.xml", ERRORS, "reason")
+        assert not any(name.endswith(".reason.txt") for name in peer.names(ERRORS))
+
+    # -- exists
+    def test_exists_until_the_partner_removes_the_file(
+            self, transport: Transport, peer: Peer) -> None:
+        path = transport.put_atomic(ORDERS, "ORDER_1_1.xml", b"x")
+        assert transport.exists(path)
+
+        peer.remove(path)
+
+        assert not transport.exists(path)
+        assert not transport.exists("no/such/folder/ORDER_1_1.xml")
+
+    # -- folders
+    def test_ensure_folders_creates_missing_folders_and_reports_each(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ORDERS}/ORDER_1_1.xml", b"already there")
+
+        checks = transport.ensure_folders(ALL_FOLDERS)
+
+        assert [c.name for c in checks] == ALL_FOLDERS
+        assert all(c.ok for c in checks), checks
+        assert all(peer.is_dir(folder) for folder in ALL_FOLDERS)
+        assert peer.names(ORDERS) == ["ORDER_1_1.xml"]
+        assert transport.ensure_folders(ALL_FOLDERS) == transport.ensure_folders(ALL_FOLDERS)
+
+    def test_check_reports_every_folder(self, transport: Transport, peer: Peer) -> None:
+        checks = transport.check(ALL_FOLDERS)
+
+        by_name = {c.name: c for c in checks}
+        assert set(ALL_FOLDERS) <= set(by_name)
+        assert all(by_name[folder].ok for folder in ALL_FOLDERS), checks
+        assert all(not name.endswith(".part") for f in ALL_FOLDERS for name in peer.names(f))
+
+    def test_a_folder_blocked_by_a_file_is_reported_not_ok(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write("from_partner/acks", b"a file where a folder should be")
+
+        [check] = transport.ensure_folders([ACKS])
+
+        assert (check.name, check.ok) == (ACKS, False)
+        assert check.detail
+
+    # -- safety
+    @pytest.mark.parametrize("folder, name", [
+        (ORDERS, "../escape.xml"), (ORDERS, "a/b.xml"), (ORDERS, ".."), (ORDERS, ""),
+        (ORDERS, "back\\slash.xml"), ("../outside", "x.xml"), ("/etc", "x.xml"),
+        ("to_partner/../../outside", "x.xml"),
+    ])
+    def test_put_refuses_unsafe_names_and_folders(
+            self, transport: Transport, peer: Peer, folder: str, name: str) -> None:
+        with pytest.raises(TransportError):
+            transport.put_atomic(folder, name, b"x")
+        assert peer.names("") == []
+
+    @pytest.mark.parametrize("path", [
+        "../outside.xml", "/etc/hostname", "from_partner/../../outside.xml", "", "acks/nul\x00",
+    ])
+    def test_read_move_exists_refuse_unsafe_paths(
+            self, transport: Transport, peer: Peer, path: str) -> None:
+        with pytest.raises(TransportError):
+            transport.read(path, max_size=1000)
+        with pytest.raises(TransportError):
+            transport.move(path, ARCHIVE)
+        with pytest.raises(TransportError):
+            transport.exists(path)
+        assert peer.names("") == []
+
+    @pytest.mark.parametrize("folder", ["../outside", "/tmp", "from_partner/../../outside"])
+    def test_move_refuses_an_unsafe_target_folder(
+            self, transport: Transport, peer: Peer, folder: str) -> None:
+        peer.write(f"{ACKS}/ACK_1.xml", b"x")
+        with pytest.raises(TransportError):
+            transport.move(f"{ACKS}/ACK_1.xml", folder, "reason")
+        assert peer.names("") == ["from_partner"]
+        assert peer.names(ACKS) == ["ACK_1.xml"]
+
+    def test_close_twice_is_fine(self, transport: Transport) -> None:
+        transport.close()
+        transport.close()
