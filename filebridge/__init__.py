@@ -9,6 +9,7 @@ The public API::
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from filebridge.errors import (
@@ -35,6 +36,9 @@ from filebridge.model import (
     OrderView,
     Receipt,
 )
+
+# A library stays silent unless the application configures logging (``filebridge run`` does).
+logging.getLogger("filebridge").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from filebridge.bridge import Bridge

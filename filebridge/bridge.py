@@ -75,6 +75,7 @@ class Bridge:
         self._links: dict[str, PartnerLink] | None = None
         self._engine: Engine | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by stop() and by watchers on arrival
         self._notifiers: NotifierSet | None = None
 
     @classmethod
@@ -211,15 +212,17 @@ class Bridge:
         self._stop.clear()
         tick = self.config.daemon.tick.total_seconds()
         while not self._stop.is_set():
+            self._wake.clear()
             report = self.engine.tick()
             if on_tick is not None:
                 on_tick(report)
             if not report.busy:
-                self._stop.wait(tick)
+                self._wake.wait(tick)
 
     def stop(self) -> None:
         """Ask ``serve`` to return after the current tick (safe from a signal handler)."""
         self._stop.set()
+        self._wake.set()
 
     def close(self) -> None:
         self.stop()
@@ -243,7 +246,7 @@ class Bridge:
             if served is not None and name not in served:
                 continue
             self._links[name] = PartnerLink(
-                partner, open_transport(partner, self.config, self.clock))
+                partner, open_transport(partner, self.config, self.clock), on_wake=self._wake)
         self._notifiers = NotifierSet(self.config.notify)
         outbox = Outbox(self.journal, self.alerts, self.events, self.clock, self.claimant,
                         self.config.daemon.lease)

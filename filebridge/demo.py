@@ -111,14 +111,16 @@ def run_demo(workdir: Path | None = None, timeout: float = 60.0) -> tuple[Bridge
     root = workdir or Path(tempfile.mkdtemp(prefix="filebridge-demo-"))
     bridge = Bridge.from_config(write_demo_workspace(root))
     partners = list(bridge.config.partners.values())
-    simulators = [SimulatedPartner(open_transport(p, bridge.config), p,
-                                   reject_share=0.2, not_completed_share=0.25)
-                  for p in partners]
     orders = demo_orders(datetime.now(UTC))
+    # one rejection is certain, so every demo shows how a refusal looks
+    simulators = [SimulatedPartner(open_transport(p, bridge.config), p, reject_share=0.0,
+                                   not_completed_share=0.25,
+                                   reject_ids=frozenset({orders[2].order_id}))
+                  for p in partners]
     for index, order in enumerate(orders):
         bridge.submit(order, partner=partners[index % len(partners)].name)
+    bridge.run_once()  # creates the folders and starts watching them
     simulators[0].drop_bad_file()
-    bridge.engine  # noqa: B018 - build links and watchers before the first answers land
     deadline = time.monotonic() + timeout
     while True:
         bridge.run_once()

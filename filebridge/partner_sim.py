@@ -46,6 +46,7 @@ class SimulatedPartner:
     not_completed_share: float = 0.2
     seed: int = 7
     answer_format: str | None = None  # default: the format of the instruction file
+    reject_ids: frozenset[str] = frozenset()  # orders always rejected (a demo shows one)
     _awaiting_result: list[tuple[Order, str]] = field(default_factory=list)
     orders_seen: int = 0
 
@@ -86,7 +87,8 @@ class SimulatedPartner:
 
     def _acknowledge(self, order: Order, codec: Codec) -> int:
         now = datetime.now(UTC).replace(microsecond=0)
-        rejected = self._decide(order, "reject") < self.reject_share
+        rejected = (order.order_id in self.reject_ids
+                    or self._decide(order, "reject") < self.reject_share)
         reason = REJECT_REASONS[int(self._decide(order, "why") * len(REJECT_REASONS))]
         ack = Acknowledgement(
             message_id=f"ACK-{secrets.token_hex(8)}",
@@ -99,7 +101,8 @@ class SimulatedPartner:
             planned_date=None if rejected else order.window.earliest.date(),
             created_at=now,
         )
-        self._put(self.policy.acks_dir, f"ack_{ack.message_id}.{codec.extension}",
+        self._put(self.policy.acks_dir, f"ACK_{order.order_id}_{ack.message_id[-4:]}."
+                  f"{codec.extension}",
                   codec.encode([ack]))
         if not rejected:
             self._awaiting_result.append((order, codec.extension))
@@ -110,7 +113,8 @@ class SimulatedPartner:
         for order, extension in pending:
             codec = codec_for(extension, self.policy.csv_delimiter)
             result = self._result_for(order)
-            self._put(self.policy.results_dir, f"result_{result.message_id}.{extension}",
+            self._put(self.policy.results_dir,
+                      f"RESULT_{order.order_id}_{result.message_id[-4:]}.{extension}",
                       codec.encode([result]))
         return len(pending)
 

@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 
 
 def console() -> Console:
-    """Rich output for people on stdout (plain when stdout is not a terminal)."""
-    return Console(highlight=False, soft_wrap=False)
+    """Rich output for people on stdout. Piped into a file or a pager, tables get room
+    (rich would assume 80 columns) instead of folding every cell."""
+    out = Console(highlight=False, soft_wrap=False)
+    if not out.is_terminal:
+        out = Console(highlight=False, soft_wrap=False, width=max(out.width, 160))
+    return out
 
 
 def error_console() -> Console:

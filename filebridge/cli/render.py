@@ -44,14 +44,16 @@ def exchange_table(records: Iterable[ExchangeRecord], title: str = "Exchange log
 
 
 def status_table(counts: dict[str, dict[str, int]]) -> Table:
+    """Partners down, states across; only the states some partner has (fits a terminal)."""
+    present = [s for s in OrderState if any(row.get(s.value) for row in counts.values())]
     table = Table(title="Orders by state", title_justify="left")
     table.add_column("partner")
-    for state in OrderState:
+    for state in present:
         table.add_column(state.value, justify="right", style=STATE_STYLE.get(state, ""))
     table.add_column("total", justify="right")
     for partner in sorted(counts):
         row = counts[partner]
-        table.add_row(partner, *[str(row.get(s.value, 0) or "") for s in OrderState],
+        table.add_row(partner, *[str(row.get(s.value, 0) or "") for s in present],
                       str(sum(row.values())))
     return table
 
@@ -71,6 +73,18 @@ def alerts_table(alerts: Iterable[Alert], title: str = "Alerts") -> Table:
         table.add_row(str(alert.id), alert.kind.value, alert.partner, alert.order_id or "-",
                       when(alert.opened_at), str(alert.level), str(alert.count), state,
                       alert.message)
+    return table
+
+
+def orders_table(views: Iterable[OrderView]) -> Table:
+    """One line per order: what was asked, where it stands, and the partner's last word."""
+    table = Table(title="Orders", title_justify="left")
+    for column in ("order", "partner", "action", "state", "last event"):
+        table.add_column(column, overflow="fold")
+    for view in views:
+        last = next((e.detail for e in reversed(view.timeline) if e.event == "exchange"), "")
+        table.add_row(view.order_id, view.partner, view.order.action.value,
+                      Text(view.state.value, style=STATE_STYLE.get(view.state, "")), last)
     return table
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from filebridge.cli.context import console
-from filebridge.cli.render import exchange_table, status_table
+from filebridge.cli.render import alerts_table, exchange_table, orders_table, status_table
 from filebridge.config import load_config
 
 INIT_CONFIG = """\
@@ -71,9 +71,12 @@ def demo(workdir: Path | None) -> None:
     try:
         out.print(exchange_table(reversed(bridge.exchanges(last=100)),
                                  title="Exchange log (oldest first)"))
+        out.print(orders_table(bridge.get(order_id) for order_id in order_ids))
         summary = bridge.status()
         out.print(status_table(summary["partners"]))
         out.print(f"Open alerts: {summary['alerts_open']}   Overdue: {summary['overdue']}")
+        if summary["alerts_open"]:
+            out.print(alerts_table(bridge.alert_list()))
         out.print(f"Workspace: {bridge.config.base_dir}")
         out.print(f"Look closer: filebridge --config {bridge.config.path} show {order_ids[0]}")
     finally:

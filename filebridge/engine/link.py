@@ -45,6 +45,7 @@ class PartnerLink:
     _woken: set[str] = field(default_factory=set)
     _renamed: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    on_wake: threading.Event | None = None  # set when a file arrives, so serve() ticks now
 
     def __post_init__(self) -> None:
         self.codec = codec_for(self.config.format, self.config.csv_delimiter)
@@ -63,6 +64,8 @@ class PartnerLink:
             self._woken.add(path)
             if renamed:
                 self._renamed.add(path)
+        if self.on_wake is not None:
+            self.on_wake.set()
 
     @property
     def woken(self) -> bool:

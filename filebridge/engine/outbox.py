@@ -1,21 +1,28 @@
 """Outbound dispatch: queued orders become instruction files in the partner's orders_dir.
 
-The order of operations is what makes ``kill -9`` harmless:
-1. claim due orders and persist the rendered file (name and bytes) on each row;
-2. upload with temp-name-then-rename, never overwriting;
-3. record the outcome (sent, or a failed attempt with its backoff) in one transaction.
-A crash after 2 but before 3 is healed by the next attempt: the final name exists with
-the same bytes, which counts as delivered. Only failures of the order's own file use up
-attempts; an unreachable partner holds its orders queued.
+The upload is cut into journalled steps so that ``kill -9`` at any moment neither loses
+an order nor delivers it twice:
+
+1. claim due orders; render each file once (name, bytes, and a random token for its
+   temp name) and commit that to the journal;
+2. *stage*: write the complete file under ``<name>.<token>.part`` (every reader ignores
+   ``.part`` files); commit ``staged_at``;
+3. *publish*: rename the temp to the final name, never overwriting; commit ``sent``.
+
+After a crash, a staged order is published again, and what is found tells what
+happened: the temp is still there (not yet renamed: rename it now), or the final name
+holds our bytes (renamed, the reply was lost), or neither is there (renamed, and the
+partner already took the file). In each case the order is delivered exactly once.
+Only failures of the order's own file use up attempts; an unreachable partner holds
+its orders queued.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from filebridge.clock import Clock
@@ -42,12 +49,6 @@ from filebridge.model import (
 )
 
 log = logging.getLogger("filebridge.outbox")
-
-
-@dataclass
-class _Outcome:
-    path: str | None = None
-    error: Exception | None = None
 
 
 def order_file_name(order_id: str, sequence: int, extension: str) -> str:
@@ -95,92 +96,112 @@ class Outbox:
             return 0
         with self.journal.transaction():
             rows = self._render(link, rows, now)
-        files = {row.file_name: row.file_content for row in rows}
-        outcomes = self._upload(link, files)  # type: ignore[arg-type]
+        files: dict[str, list[OrderRow]] = {}
+        for row in rows:
+            files.setdefault(row.file_name or "", []).append(row)
+        failures = self._stage(link, files)
+        outcomes = self._publish(link, {name: group for name, group in files.items()
+                                        if name not in failures})
+        outcomes.update(failures)
         sent = 0
         unreachable: PartnerUnreachable | None = None
         with self.journal.transaction():
-            for row in rows:
-                outcome = outcomes[row.file_name or ""]
-                if isinstance(outcome.error, PartnerUnreachable):
-                    unreachable = outcome.error
-                    self.journal.release_claim(row.order_id, self.claimant)
-                elif outcome.path is not None:
-                    self._mark_sent(link, row, outcome.path)
-                    sent += 1
-                else:
-                    self._mark_failed(link, row, outcome.error)
+            for name, group in files.items():
+                outcome = outcomes[name]
+                for row in group:
+                    if isinstance(outcome, PartnerUnreachable):
+                        unreachable = outcome
+                        self.journal.release_claim(row.order_id, self.claimant)
+                    elif isinstance(outcome, str):
+                        self._mark_sent(link, row, outcome)
+                        sent += 1
+                    else:
+                        self._mark_failed(link, row, outcome)
         if unreachable is not None:
             raise unreachable
         return sent
 
     # -- steps -------------------------------------------------------------------
     def _render(self, link: PartnerLink, rows: list[OrderRow], now: datetime) -> list[OrderRow]:
-        """Give every row its file (once: a retry reuses name and bytes) and persist it."""
+        """Give every row its file (once: a retry reuses name, bytes and token)."""
         fresh = [row for row in rows if row.file_name is None or row.file_content is None]
         if not fresh:
             return rows
         rendered: dict[str, OrderRow] = {}
         if link.config.format == "csv" and link.config.csv_batch:
-            name = batch_file_name(now)
-            content = link.codec.encode([row.order for row in fresh])
+            batch = {"file_name": batch_file_name(now),
+                     "file_content": link.codec.encode([row.order for row in fresh]),
+                     "upload_token": secrets.token_hex(8), "staged_at": None}
             for row in fresh:
-                rendered[row.order_id] = row.model_copy(
-                    update={"file_name": name, "file_content": content}
-                )
+                rendered[row.order_id] = row.model_copy(update=batch)
         else:
             for row in fresh:
-                name = order_file_name(row.order_id, row.order.sequence, link.codec.extension)
-                content = link.codec.encode([row.order])
-                rendered[row.order_id] = row.model_copy(
-                    update={"file_name": name, "file_content": content}
-                )
+                rendered[row.order_id] = row.model_copy(update={
+                    "file_name": order_file_name(row.order_id, row.order.sequence,
+                                                 link.codec.extension),
+                    "file_content": link.codec.encode([row.order]),
+                    "upload_token": secrets.token_hex(8), "staged_at": None})
         for row in rendered.values():
             self.journal.save_order(row)
         return [rendered.get(row.order_id, row) for row in rows]
 
-    def _upload(self, link: PartnerLink, files: dict[str, bytes]) -> dict[str, _Outcome]:
-        folder = link.config.orders_dir
-        outcomes: dict[str, _Outcome] = {}
-        put_many = getattr(link.transport, "put_many", None)
-        if put_many is not None and len(files) > 1:
-            items = list(files.items())
-            for (name, content), result in zip(items, put_many(folder, items), strict=True):
-                outcomes[name] = self._settle(link, name, content, result)
-            return outcomes
-        for name, content in files.items():
-            try:
-                result: str | Exception = link.transport.put_atomic(folder, name, content)
-            except TransportError as exc:
-                result = exc
-            outcomes[name] = self._settle(link, name, content, result)
-            if isinstance(outcomes[name].error, PartnerUnreachable):
-                for rest in files:
-                    outcomes.setdefault(rest, _Outcome(error=outcomes[name].error))
-                break
+    def _stage(self, link: PartnerLink, files: dict[str, list[OrderRow]]
+               ) -> dict[str, Exception]:
+        """Write the temps of files not staged yet; journal which are. Returns failures."""
+        todo = [(name, group[0]) for name, group in files.items() if group[0].staged_at is None]
+        if not todo:
+            return {}
+        results = link.transport.stage_many(link.config.orders_dir, [
+            (name, row.upload_token or "", row.file_content or b"") for name, row in todo])
+        failures: dict[str, Exception] = {}
+        now = self.clock.now()
+        with self.journal.transaction():
+            for (name, _), result in zip(todo, results, strict=True):
+                if isinstance(result, Exception):
+                    failures[name] = result
+                    continue
+                for index, row in enumerate(files[name]):
+                    files[name][index] = row = row.model_copy(update={"staged_at": now})
+                    self.journal.save_order(row)
+        return failures
+
+    def _publish(self, link: PartnerLink, files: dict[str, list[OrderRow]]
+                 ) -> dict[str, str | Exception]:
+        """Rename staged temps into place; work out what a lost reply or crash did."""
+        items = [(name, group[0].upload_token or "") for name, group in files.items()]
+        if not items:
+            return {}
+        results = link.transport.publish_many(link.config.orders_dir, items)
+        outcomes: dict[str, str | Exception] = {}
+        for (name, _), result in zip(items, results, strict=True):
+            row = files[name][0]
+            outcomes[name] = result if isinstance(result, str) else self._settle(
+                link, name, row.upload_token or "", row.file_content or b"", result)
         return outcomes
 
-    def _settle(
-        self, link: PartnerLink, name: str, content: bytes, result: str | Exception
-    ) -> _Outcome:
-        """Turn an upload result into an outcome; an existing file with our bytes is ours."""
-        if isinstance(result, str):
-            return _Outcome(path=result)
-        if not isinstance(result, FileAlreadyExists):
-            return _Outcome(error=result)
+    def _settle(self, link: PartnerLink, name: str, token: str, content: bytes,
+                error: Exception) -> str | Exception:
+        """A publish that failed may still mean delivered: our bytes under the final name,
+        or (temp gone, final gone) renamed earlier and already taken by the partner."""
+        if not isinstance(error, FileAlreadyExists | RemoteFileMissing):
+            return error
         path = f"{link.config.orders_dir}/{name}"
         try:
-            existing = link.transport.read(path, max(len(content), 1) * 2)
+            existing: bytes | None = link.transport.read(path, max(len(content), 1) * 2)
         except RemoteFileMissing:
-            # It was there a moment ago and is gone now: our earlier attempt landed and the
-            # partner picked it up.
-            return _Outcome(path=path)
+            existing = None
         except TransportError as exc:
-            return _Outcome(error=exc)
+            return exc
         if existing == content:
-            return _Outcome(path=path)
-        return _Outcome(error=FileAlreadyExists(
-            f"{path} already exists with different content; filebridge never overwrites"))
+            with contextlib.suppress(TransportError):
+                link.transport.discard(link.config.orders_dir, name, token)
+            return path
+        if existing is None and isinstance(error, RemoteFileMissing):
+            return path  # renamed before a crash, and the partner has already taken it
+        if existing is None:
+            return TransportError(f"{path} vanished while publishing; will retry")
+        return FileAlreadyExists(
+            f"{path} already exists with different content; filebridge never overwrites")
 
     def _record(self, link: PartnerLink, row: OrderRow, status: ExchangeStatus,
                 attempt: int, error: str | None) -> ExchangeRecord:
@@ -213,6 +234,13 @@ class Outbox:
 
     def _mark_failed(self, link: PartnerLink, row: OrderRow, error: Exception | None) -> None:
         now = self.clock.now()
+        if isinstance(error, FileAlreadyExists) and row.staged_at is not None:
+            # Someone else's file holds the name: drop our temp, so that the next try
+            # stages afresh and cannot mistake a vanished foreign file for our delivery.
+            with contextlib.suppress(TransportError):
+                link.transport.discard(link.config.orders_dir, row.file_name or "",
+                                       row.upload_token or "")
+            row = row.model_copy(update={"staged_at": None})
         attempt = row.attempts + 1
         text = str(error) if error else "unknown error"
         record = self._record(link, row, ExchangeStatus.FAILED, attempt, text)
@@ -242,7 +270,3 @@ class Outbox:
             self.events.emit("send_failed", OrderEvent(
                 "send_failed", row.order_id, link.name, OrderState.SEND_FAILED))
 
-
-def sent_files_gone(rows: Iterable[OrderRow], present: set[str]) -> list[OrderRow]:
-    """The sent orders whose instruction file is no longer in orders_dir (picked up)."""
-    return [row for row in rows if row.file_name and row.file_name not in present]

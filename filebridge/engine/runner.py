@@ -16,7 +16,7 @@ from filebridge.engine.escalation import Escalator
 from filebridge.engine.events import EventHub, OrderEvent
 from filebridge.engine.inbox import Inbox
 from filebridge.engine.link import PartnerLink
-from filebridge.engine.outbox import Outbox, sent_files_gone
+from filebridge.engine.outbox import Outbox
 from filebridge.errors import HostKeyMismatch, PartnerUnreachable, TransportError
 from filebridge.journal.base import Journal
 from filebridge.model import AlertKind, OrderState, TimelineEntry
@@ -78,11 +78,13 @@ class Engine:
         try:
             link.prepare()
             report.sent += self.outbox.dispatch(link)
-            poll_due = force_poll or link.woken or link.next_poll_at is None or (
-                now >= link.next_poll_at)
+            poll_due = force_poll or link.next_poll_at is None or now >= link.next_poll_at
+            if poll_due or link.woken:
+                # an arrival announced by a watcher is ingested at once; the rest waits
+                # for the poll schedule
+                report.received += self.inbox.ingest(link)
             if poll_due:
                 report.picked_up += self._detect_pickups(link)
-                report.received += self.inbox.ingest(link)
                 link.next_poll_at = self.clock.now() + self._poll_pause(link)
             if link.mark_reachable():
                 log.info("partner %s reachable again", link.name, extra={"partner": link.name})
@@ -116,29 +118,39 @@ class Engine:
         interval = link.config.poll_interval
         if link.settling:
             return min(interval, max(link.config.settle_time / 2, timedelta(milliseconds=200)))
-        if self.journal.orders_in_states([OrderState.SENT, OrderState.PICKED_UP], link.name):
+        waiting = self.journal.count_by_state().get(link.name, {})
+        if waiting.get(OrderState.SENT.value) or waiting.get(OrderState.PICKED_UP.value):
             return min(interval, IN_FLIGHT_POLL)
         return interval
 
     def _detect_pickups(self, link: PartnerLink) -> int:
         """Sent orders whose file has left orders_dir were picked up by the partner."""
-        sent = self.journal.orders_in_states([OrderState.SENT], link.name)
-        if not sent:
+        awaiting = self.journal.files_awaiting_pickup(link.name)
+        if not awaiting:
             return 0
         present = {f.name for f in link.transport.list(link.config.orders_dir)}
-        gone = sent_files_gone(sent, present)
+        gone = [name for name in awaiting if name not in present]
+        if not gone:
+            return 0
         now = self.clock.now()
+        picked: list[str] = []
         with self.journal.transaction():
-            for row in gone:
-                self.journal.save_order(row.model_copy(update={
-                    "state": OrderState.PICKED_UP, "picked_up_at": now, "updated_at": now}))
-                self.journal.add_event(row.order_id, TimelineEntry(
-                    at=now, event="state", state=OrderState.PICKED_UP,
-                    detail=f"{row.file_name} left {link.config.orders_dir}"))
-        for row in gone:
+            for name in gone:
+                for order_id in awaiting[name]:
+                    row = self.journal.get_order(order_id)
+                    if row is None or row.state is not OrderState.SENT:
+                        continue
+                    self.journal.save_order(row.model_copy(update={
+                        "state": OrderState.PICKED_UP, "picked_up_at": now,
+                        "updated_at": now}))
+                    self.journal.add_event(order_id, TimelineEntry(
+                        at=now, event="state", state=OrderState.PICKED_UP,
+                        detail=f"{name} left {link.config.orders_dir}"))
+                    picked.append(order_id)
+        for order_id in picked:
             self.events.emit("picked_up", OrderEvent(
-                "picked_up", row.order_id, link.name, OrderState.PICKED_UP))
-        return len(gone)
+                "picked_up", order_id, link.name, OrderState.PICKED_UP))
+        return len(picked)
 
     def next_wake(self) -> datetime | None:
         """The earliest time a partner wants polling again (the serve loop sleeps until)."""

@@ -78,6 +78,11 @@ class Journal(ABC):
         """Orders in any of ``states`` (optionally of one partner), oldest first."""
 
     @abstractmethod
+    def files_awaiting_pickup(self, partner: str) -> dict[str, list[str]]:
+        """``{file name: [order ids]}`` of the partner's orders in state ``sent``: what
+        pickup detection compares with the orders folder. Cheap: no documents are read."""
+
+    @abstractmethod
     def find_orders(
         self,
         state: OrderState | None = None,

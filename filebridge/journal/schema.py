@@ -65,7 +65,9 @@ INITIAL = Migration(
             resend_by TEXT,
             resend_reason TEXT,
             claimed_by TEXT,
-            claim_expires_at {ts}
+            claim_expires_at {ts},
+            upload_token TEXT,
+            staged_at {ts}
         )""",
         # claim_due_orders: one partner's queued orders by due time
         "CREATE INDEX orders_due ON orders (partner, state, next_attempt_at)",
@@ -167,7 +169,7 @@ ORDER_COLUMNS = (
     "next_attempt_at", "file_name", "file_content", "file_path", "sent_at", "picked_up_at",
     "acknowledged_at", "finished_at", "ack_due_at", "result_due_at", "ack_message_id",
     "result_message_id", "last_error", "resend_by", "resend_reason", "claimed_by",
-    "claim_expires_at",
+    "claim_expires_at", "upload_token", "staged_at",
 )
 EXCHANGE_COLUMNS = (
     "at", "partner", "direction", "document", "order_id", "file_name", "path", "size",

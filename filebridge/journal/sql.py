@@ -149,6 +149,15 @@ class SqlJournal(SqlStore, Journal):
             params.append(partner)
         return self._orders(where, params)
 
+    def files_awaiting_pickup(self, partner: str) -> dict[str, list[str]]:
+        rows = self._query(
+            "SELECT order_id, file_name FROM orders WHERE state = ? AND partner = ? "
+            "AND file_name IS NOT NULL", (OrderState.SENT.value, partner))
+        files: dict[str, list[str]] = {}
+        for row in rows:
+            files.setdefault(row["file_name"], []).append(row["order_id"])
+        return files
+
     def find_orders(
         self,
         state: OrderState | None = None,

@@ -174,6 +174,10 @@ class OrderRow(BaseModel):
     file_name: str | None = None
     file_content: bytes | None = None
     file_path: str | None = None
+    # the upload in two journalled steps (see engine.outbox): the temp name's token,
+    # and when the complete temp file was on the partner's side
+    upload_token: str | None = None
+    staged_at: datetime | None = None
     sent_at: datetime | None = None
     picked_up_at: datetime | None = None
     acknowledged_at: datetime | None = None

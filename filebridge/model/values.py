@@ -15,10 +15,11 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 # OrderId and MessageId end up in file names: a safe alphabet, never a leading dot.
 SAFE_ID_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"
-# "Printable": no C0/C1 control characters (XSD: [^\p{Cc}]).
-PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+# "Printable": no C0/C1 control characters (XSD: [^\p{Cc}]), and not U+FFFE/U+FFFF,
+# which XML 1.0 cannot carry at all (so no XML file could hold such a value).
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\uFFFE\uFFFF]+$"
 # Free text may hold line breaks and tabs, but no other control characters.
-FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\uFFFE\uFFFF]*$"
 EWC_CODE_PATTERN = r"^[0-9]{2} [0-9]{2} [0-9]{2}\*?$"
 PHONE_PATTERN = r"^\+?[0-9][0-9 ()./-]{2,31}$"
 POSTAL_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 -]{0,15}$"
@@ -35,8 +36,14 @@ ShortText = Annotated[
 ]
 """Names, streets, cities, codes: 1-200 printable characters on one line."""
 
-FreeText = Annotated[str, StringConstraints(max_length=1000, pattern=FREE_TEXT_PATTERN)]
-"""Notes, reason and deviation texts: at most 1000 characters, line breaks allowed."""
+FreeText = Annotated[
+    str, StringConstraints(min_length=1, max_length=1000, pattern=FREE_TEXT_PATTERN)
+]
+"""Notes, reason and deviation texts: 1-1000 characters, line breaks allowed.
+
+Never empty: a CSV cell cannot tell an empty text from a missing one, so "no text"
+is always spelled by leaving the field out (``None``), in both formats.
+"""
 
 EwcCode = Annotated[str, StringConstraints(pattern=EWC_CODE_PATTERN)]
 """European Waste Catalogue code ``NN NN NN``; a trailing ``*`` marks hazardous waste."""
@@ -72,7 +79,9 @@ def _known_country(code: str) -> str:
     return code
 
 
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_known_country)]
+CountryCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_known_country)
+]
 
 
 class Action(StrEnum):

@@ -9,10 +9,15 @@ file vanished, plain ``TransportError`` for anything else about one file.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import posixpath
+import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
+from filebridge.errors import PartnerUnreachable, TransportError
 
 TEMP_SUFFIXES = (".part", ".tmp", ".filepart")
 REASON_SUFFIX = ".reason.txt"
@@ -56,6 +61,12 @@ def is_ignored_name(name: str) -> bool:
     return name.startswith(".") or name.endswith(TEMP_SUFFIXES) or name.endswith(REASON_SUFFIX)
 
 
+def temp_name(name: str, token: str) -> str:
+    """``<name>.<token>.part``: the temp name a file is written under before its rename.
+    Every reader ignores ``.part`` files, so a half-written file is never picked up."""
+    return f"{name}.{token}.part"
+
+
 def safe_name(name: str) -> str:
     """Refuse a file name that could escape its folder; partner names are untrusted."""
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
@@ -66,17 +77,49 @@ def safe_name(name: str) -> str:
 class Transport(ABC):
     """A partner's drop folders. One instance per partner; used by one engine thread."""
 
-    @abstractmethod
+    def stage(self, folder: str, name: str, token: str, data: bytes) -> str:
+        """Write ``data`` completely and durably under ``temp_name(name, token)`` in
+        ``folder`` (replacing a partial temp of the same token from an earlier try) and
+        return the temp's path. The final name is not touched."""
+        raise NotImplementedError
+
+    def publish(self, folder: str, name: str, token: str) -> str:
+        """Rename the staged temp to ``folder/name`` and return that path, never
+        overwriting: ``FileAlreadyExists`` if the name is taken (the temp stays),
+        ``RemoteFileMissing`` if the temp is not there."""
+        raise NotImplementedError
+
     def put_atomic(self, folder: str, name: str, data: bytes) -> str:
-        """Write ``data`` under ``folder/name`` atomically and return its path.
+        """Write ``data`` under ``folder/name`` atomically (stage, then publish) and return
+        its path. Raises ``FileAlreadyExists`` if the name is taken; the temp is removed
+        on failure."""
+        token = secrets.token_hex(8)
+        self.stage(folder, name, token, data)
+        try:
+            return self.publish(folder, name, token)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.discard(folder, name, token)
+            raise
 
-        Writes ``<name>.<random>.part`` first, then renames it; the final name never
-        holds a partial file. Raises ``FileAlreadyExists`` if the final name is taken:
-        a file is never overwritten.
-        """
+    def discard(self, folder: str, name: str, token: str) -> None:  # noqa: B027
+        """Remove a staged temp if it is there (best effort; a leftover is ignored by
+        every reader anyway)."""
+
+    def stage_many(self, folder: str, items: Sequence[tuple[str, str, bytes]]
+                   ) -> builtins.list[str | TransportError]:
+        """``stage`` each ``(name, token, data)``; one result (path or error) per item.
+        Once the partner is unreachable the remaining items get that error untried.
+        Transports with several channels override this to upload in parallel."""
+        return _each(items, lambda item: self.stage(folder, *item))
+
+    def publish_many(self, folder: str, items: Sequence[tuple[str, str]]
+                     ) -> builtins.list[str | TransportError]:
+        """``publish`` each ``(name, token)``; one result (path or error) per item."""
+        return _each(items, lambda item: self.publish(folder, *item))
 
     @abstractmethod
-    def list(self, folder: str) -> list[RemoteFile]:
+    def list(self, folder: str) -> builtins.list[RemoteFile]:
         """Every regular file directly in ``folder`` (temp and dot files included)."""
 
     @abstractmethod
@@ -94,10 +137,10 @@ class Transport(ABC):
         """Whether the file is still there (pickup detection for instruction files)."""
 
     @abstractmethod
-    def ensure_folders(self, folders: Iterable[str]) -> list[FolderCheck]:
+    def ensure_folders(self, folders: Iterable[str]) -> builtins.list[FolderCheck]:
         """Create missing folders where allowed; report each folder's state."""
 
-    def check(self, folders: Iterable[str]) -> list[FolderCheck]:
+    def check(self, folders: Iterable[str]) -> builtins.list[FolderCheck]:
         """Connect and check folders and permissions; ``filebridge check`` prints these."""
         return self.ensure_folders(folders)
 
@@ -115,3 +158,17 @@ class Transport(ABC):
 
     def close(self) -> None:  # noqa: B027
         """Release connections and watchers; safe to call twice."""
+
+
+def _each(items: Sequence[object], operation: Callable[[object], str]
+          ) -> list[str | TransportError]:
+    results: list[str | TransportError] = []
+    for item in items:
+        try:
+            results.append(operation(item))
+        except PartnerUnreachable as exc:
+            results.extend([exc] * (len(items) - len(results)))
+            break
+        except TransportError as exc:
+            results.append(exc)
+    return results

@@ -52,6 +52,7 @@ from filebridge.transports.base import (
     Transport,
     WakeCallback,
     is_ignored_name,
+    temp_name,
 )
 from filebridge.transports.paths import (
     candidate_names,
@@ -62,6 +63,9 @@ from filebridge.transports.paths import (
 )
 
 log = logging.getLogger(__name__)
+# watchdog warns when an event comes in while its emitter thread is stopping (our
+# close()); the event is for a bridge that is shutting down, so there is nothing to act on.
+logging.getLogger("watchdog.observers.inotify").setLevel(logging.ERROR)
 
 # Errors that mean the storage itself is gone (stale NFS handle, dead FUSE mount).
 _UNREACHABLE_ERRNOS = frozenset({
@@ -103,6 +107,34 @@ class LocalTransport(Transport):
                 raise FileAlreadyExists(
                     f"{path} already exists; filebridge never overwrites a file") from exc
         return path
+
+    def stage(self, folder: str, name: str, token: str, data: bytes) -> str:
+        parts = split_relative(folder, "folder")
+        temp = temp_name(checked_name(name), token)
+        path = child_path("/".join(parts), temp)
+        with (self._errors("write", path, writes_in=(folder,)),
+              self._folder(parts, create=True) as dir_fd):
+            posixfs.write_temp(dir_fd, temp, data)
+        return path
+
+    def publish(self, folder: str, name: str, token: str) -> str:
+        parts = split_relative(folder, "folder")
+        path = child_path("/".join(parts), checked_name(name))
+        with (self._errors("publish", path, writes_in=(folder,)),
+              self._folder(parts) as dir_fd):
+            try:
+                posixfs.rename_noreplace(dir_fd, temp_name(name, token), dir_fd, name)
+            except FileExistsError as exc:
+                raise FileAlreadyExists(
+                    f"{path} already exists; filebridge never overwrites a file") from exc
+            posixfs.fsync_dir(dir_fd)
+        return path
+
+    def discard(self, folder: str, name: str, token: str) -> None:
+        parts = split_relative(folder, "folder")
+        with (self._errors("remove", folder, writes_in=(folder,)),
+              self._folder(parts) as dir_fd):
+            posixfs.unlink_quietly(temp_name(checked_name(name), token), dir_fd)
 
     def list(self, folder: str) -> builtins.list[RemoteFile]:
         parts = split_relative(folder, "folder")
@@ -198,8 +230,14 @@ class LocalTransport(Transport):
                 observer.start()
                 self._observer = observer
             handler = _ArrivalHandler(targets, wake)
-            for absolute in targets:
-                self._observer.schedule(handler, absolute, recursive=False)
+            # One recursive watch on the folders' common parent (from_partner/ with the
+            # default layout, which holds archive/ and error/ too): our own moves from
+            # acks/ to archive/ then arrive as one paired event. Watched folder by folder,
+            # each move would leave a lone "moved out" event that watchdog holds back for
+            # half a second waiting for its pair, delaying every event queued behind it.
+            parent = os.path.commonpath(list(targets))
+            self._observer.schedule(handler, parent, recursive=len(targets) > 1
+                                    or parent not in targets)
         except OSError as exc:  # e.g. the inotify watch limit
             log.warning("cannot watch %s: %s; relying on rescans (or set polling_observer)",
                         self.root, exc)

@@ -38,6 +38,7 @@ from filebridge.transports.base import (
     Transport,
     WakeCallback,
     is_ignored_name,
+    temp_name,
 )
 from filebridge.transports.paths import (
     candidate_names,
@@ -49,8 +50,8 @@ from filebridge.transports.paths import (
 
 log = logging.getLogger(__name__)
 
-OPERATIONS = frozenset({"put_atomic", "list", "read", "move", "exists", "ensure_folders",
-                        "check", "watch"})
+OPERATIONS = frozenset({"put_atomic", "stage", "publish", "list", "read", "move", "exists",
+                        "ensure_folders", "check", "watch"})
 Clock = Callable[[], float]
 T = TypeVar("T")
 
@@ -249,6 +250,42 @@ class MemoryTransport(FaultPlan, Transport):
             return path
 
         return self._run("put_atomic", put)
+
+    def stage(self, folder: str, name: str, token: str, data: bytes) -> str:
+        parts = split_relative(folder, "folder")
+        path = child_path("/".join(parts), temp_name(checked_name(name), token))
+
+        def stage() -> str:
+            with self.store._mutex:
+                self.store._make_folder(parts)
+                self.store._files[path] = _Entry(bytes(data), self._now())
+            return path
+
+        return self._run("stage", stage)
+
+    def publish(self, folder: str, name: str, token: str) -> str:
+        prefix = "/".join(split_relative(folder, "folder"))
+        path = child_path(prefix, checked_name(name))
+        temp = child_path(prefix, temp_name(name, token))
+
+        def publish() -> str:
+            store = self.store
+            with store._mutex:
+                if path in store._files or path in store._folders:
+                    raise FileAlreadyExists(
+                        f"{path} already exists; filebridge never overwrites a file")
+                if temp not in store._files:
+                    raise RemoteFileMissing(f"cannot publish {path}: {temp} is not there")
+                store._files[path] = store._files.pop(temp)
+            store._notify(path, renamed=True)
+            return path
+
+        return self._run("publish", publish)
+
+    def discard(self, folder: str, name: str, token: str) -> None:
+        prefix = "/".join(split_relative(folder, "folder"))
+        with self.store._mutex:
+            self.store._files.pop(child_path(prefix, temp_name(name, token)), None)
 
     def list(self, folder: str) -> builtins.list[RemoteFile]:
         prefix = "/".join(split_relative(folder, "folder"))

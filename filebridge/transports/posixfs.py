@@ -103,6 +103,20 @@ def write_new(dir_fd: int, name: str, data: bytes) -> None:
     fsync_dir(dir_fd)
 
 
+def write_temp(dir_fd: int, temp: str, data: bytes) -> None:
+    """Write (or rewrite) our own temp file completely and fsync it and its folder."""
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 FILE_MODE, dir_fd=dir_fd)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(dir_fd)
+
+
 def read_limited(dir_fd: int, name: str, max_size: int) -> bytes | None:
     """The file's bytes, or ``None`` if it is (or grows) larger than ``max_size``.
 

@@ -225,10 +225,11 @@ class SshSession:
                     if connection.open_channels < connection.channel_limit:
                         connection.open_channels += 1
                         break
-                    if not self._lock.wait(timeout=self.settings.operation_timeout):
-                        raise PartnerUnreachable(
-                            f"{self.settings.where}: no SFTP channel became free within "
-                            f"{self.settings.operation_timeout:g}s")
+                    if self._closed:
+                        raise PartnerUnreachable(f"{self.settings.where}: transport is closed")
+                    # every lease ends in _release, which notifies; the slice only lets a
+                    # close() or a replaced connection be noticed
+                    self._lock.wait(timeout=1.0)
                 else:
                     continue  # the connection was replaced meanwhile: start over
             opened = self._open_channel(connection)
@@ -247,8 +248,8 @@ class SshSession:
                 if connection.transport.is_active() and connection.open_channels > 0:
                     # e.g. MaxSessions reached: make do with the channels we have
                     connection.channel_limit = connection.open_channels
-                    log.info("partner %s: server refused SFTP channel %d; using %d",
-                             self.settings.partner, connection.open_channels + 1,
+                    log.info("partner %s: server refused another SFTP channel (%s); "
+                             "using at most %d", self.settings.partner, text(exc),
                              connection.open_channels)
                     self._lock.notify_all()
                     return None

@@ -77,6 +77,12 @@ def test_no_temp_file_is_left_and_nothing_is_overwritten(world: World) -> None:
     assert world.files("to_partner/orders") == ["ORDER_ORD-1_1.xml"]
     (record,) = world.bridge.exchanges()
     assert record.status == "failed" and "never overwrites" in (record.error or "")
+    # and once the operator removes it, the retry delivers ours
+    world.store.remove("to_partner/orders/ORDER_ORD-1_1.xml")
+    world.clock.advance(minutes=1)
+    world.bridge.run_once()
+    data = world.store.read("to_partner/orders/ORDER_ORD-1_1.xml")
+    assert Order.from_xml(data).order_id == "ORD-1"
 
 
 def test_pickup_is_detected_when_the_file_leaves_orders_dir(world: World) -> None:
@@ -91,7 +97,7 @@ def test_pickup_is_detected_when_the_file_leaves_orders_dir(world: World) -> Non
 def test_a_failed_upload_is_retried_with_backoff(world: World) -> None:
     world.bridge.submit(make_order("ORD-1"))
     world.bridge.engine.links[0].transport.fail_next(  # type: ignore[attr-defined]
-        "put_atomic", TransportError("disk full on the partner's server"))
+        "stage", TransportError("disk full on the partner's server"))
     world.bridge.run_once()
     failed = world.bridge.exchanges()[0]
     assert failed.status == "failed" and failed.attempt == 1
@@ -110,7 +116,7 @@ def test_a_failed_upload_is_retried_with_backoff(world: World) -> None:
 def test_exhausted_attempts_end_in_send_failed_with_an_alert(world: World) -> None:
     world.bridge.submit(make_order("ORD-1"))
     transport = world.bridge.engine.links[0].transport
-    transport.fail_next("put_atomic", times=3)  # type: ignore[attr-defined]
+    transport.fail_next("stage", times=3)  # type: ignore[attr-defined]
     for _ in range(3):
         world.bridge.run_once()
         world.clock.advance(minutes=2)
@@ -143,11 +149,11 @@ def test_an_unreachable_partner_holds_orders_without_using_attempts(world: World
     assert world.bridge.alert_list() == []
 
 
-def test_a_file_that_landed_before_a_crash_counts_as_delivered(world: World) -> None:
-    # given the upload landed but its reply was lost (as after kill -9 or a dropped link)
+def test_a_publish_whose_reply_was_lost_counts_as_delivered(world: World) -> None:
+    # given the rename happened but its reply was lost (a dropped link)
     world.bridge.submit(make_order("ORD-1"))
     transport = world.bridge.engine.links[0].transport
-    transport.fail_next("put_atomic", TransportError("connection reset"),  # type: ignore[attr-defined]
+    transport.fail_next("publish", TransportError("connection reset"),  # type: ignore[attr-defined]
                         after=True)
     world.bridge.run_once()
     world.clock.advance(minutes=1)
@@ -156,6 +162,36 @@ def test_a_file_that_landed_before_a_crash_counts_as_delivered(world: World) -> 
     assert world.files("to_partner/orders") == ["ORDER_ORD-1_1.xml"]
     assert world.bridge.get("ORD-1").state is OrderState.SENT
     assert [r.status for r in world.bridge.exchanges()] == ["ok", "failed"]
+
+
+def test_a_staged_file_the_partner_already_took_counts_as_delivered(world: World) -> None:
+    # given the rename happened, the reply was lost, and the partner took the file at once
+    world.bridge.submit(make_order("ORD-1"))
+    transport = world.bridge.engine.links[0].transport
+    transport.fail_next("publish", TransportError("connection reset"),  # type: ignore[attr-defined]
+                        after=True)
+    world.bridge.run_once()
+    world.store.remove("to_partner/orders/ORDER_ORD-1_1.xml")
+    world.clock.advance(minutes=1)
+    world.bridge.run_once()
+    # then it is not sent a second time
+    assert world.files("to_partner/orders") == []
+    assert world.bridge.get("ORD-1").state in (OrderState.SENT, OrderState.PICKED_UP)
+    assert [r.status for r in world.bridge.exchanges()] == ["ok", "failed"]
+
+
+def test_a_crash_before_the_temp_was_complete_stages_it_again(world: World) -> None:
+    # given staging failed half-way (a partial temp may be left behind)
+    world.bridge.submit(make_order("ORD-1"))
+    transport = world.bridge.engine.links[0].transport
+    transport.fail_next("stage", TransportError("broken pipe"))  # type: ignore[attr-defined]
+    world.bridge.run_once()
+    world.clock.advance(minutes=1)
+    world.bridge.run_once()
+    # then the retry writes it again and publishes it
+    assert world.files("to_partner/orders") == ["ORDER_ORD-1_1.xml"]
+    assert Order.from_xml(world.store.read("to_partner/orders/ORDER_ORD-1_1.xml")).order_id == (
+        "ORD-1")
 
 
 def test_csv_partner_gets_csv_files(tmp_path: Path) -> None:

@@ -49,6 +49,8 @@ def every_field_set(order_id: str) -> OrderRow:
         resend_reason="partner lost the file",
         claimed_by="host:1:abc",
         claim_expires_at=at + timedelta(minutes=5),
+        upload_token="9f2c1a",
+        staged_at=at + timedelta(minutes=1),
     )
 
 
