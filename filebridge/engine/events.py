@@ -23,6 +23,7 @@ EVENTS = frozenset(
         "not_completed",
         "send_failed",
         "alert",
+        "exchange",  # every exchange record, as it is journalled (metrics, live views)
     }
 )
 

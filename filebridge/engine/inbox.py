@@ -110,12 +110,13 @@ class Inbox:
         if now - datetime.fromtimestamp(remote.mtime, UTC) < STALE_TEMP_AFTER:
             return
         link.reported_ignored.add(remote.path)
-        self.journal.add_exchange(ExchangeRecord(
+        record = self.journal.add_exchange(ExchangeRecord(
             at=now, partner=link.name, direction=Direction.IN, document=DocumentKind.UNKNOWN,
             file_name=remote.name, path=remote.path, size=remote.size,
             status=ExchangeStatus.IGNORED,
             error="temporary file not renamed into place for over an hour; the partner's "
                   "upload may have been interrupted"))
+        self.events.emit("exchange", record)
 
     # -- one file ----------------------------------------------------------------
     def _guarded(self, link: PartnerLink, remote: RemoteFile) -> int:
@@ -240,6 +241,8 @@ class Inbox:
                     extra={"partner": link.name, "order_id": rec.order_id, "event": "received",
                            "file": rec.file_name, "error": rec.error})
         self._move(link, remote, verdict.folder, verdict.reason)
+        for rec in stored:
+            self.events.emit("exchange", rec)
         for event in emitted:
             self.events.emit(event.event, event)
         return 1

@@ -206,7 +206,7 @@ class Outbox:
     def _record(self, link: PartnerLink, row: OrderRow, status: ExchangeStatus,
                 attempt: int, error: str | None) -> ExchangeRecord:
         content = row.file_content or b""
-        return self.journal.add_exchange(ExchangeRecord(
+        record = self.journal.add_exchange(ExchangeRecord(
             at=self.clock.now(), partner=link.name, direction=Direction.OUT,
             document=DocumentKind.ORDER, order_id=row.order_id, file_name=row.file_name or "",
             path=f"{link.config.orders_dir}/{row.file_name}", size=len(content),
@@ -214,6 +214,8 @@ class Outbox:
             error=error, by=row.resend_by, reason=row.resend_reason,
             message_id=row.order.message_id,
         ))
+        self.events.emit("exchange", record)
+        return record
 
     def _mark_sent(self, link: PartnerLink, row: OrderRow, path: str) -> None:
         now = self.clock.now()
