@@ -11,7 +11,6 @@ failed and where. Exit codes: 0 all passed, 1 something failed, 2 config error,
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +21,7 @@ from rich.text import Text
 from filebridge.cli.context import config_from, console, print_json
 from filebridge.config import BridgeConfig, PartnerConfig
 from filebridge.errors import ConfigError, FileBridgeError
-from filebridge.transports.base import FolderCheck, Transport
+from filebridge.transports.base import FolderCheck
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 0, 1, 2, 3
 
@@ -63,27 +62,11 @@ def describe_target(partner: PartnerConfig, config: BridgeConfig) -> str:
     return partner.transport
 
 
-def open_transport(partner: PartnerConfig, config: BridgeConfig) -> Transport:
-    """The partner's transport, built the same way the daemon builds it."""
-    try:
-        factory = importlib.import_module("filebridge.transports.factory")
-    except ImportError:
-        factory = None
-    if factory is not None:
-        opened: Transport = factory.open_transport(partner, config)
-        return opened
-    if partner.transport == "sftp":
-        from filebridge.transports.sftp import SftpTransport
-
-        return SftpTransport.from_config(partner, config)
-    local = importlib.import_module("filebridge.transports.local")
-    fallback: Transport = local.LocalTransport.from_config(partner, config)
-    return fallback
-
-
 def check_partner(partner: PartnerConfig, config: BridgeConfig) -> PartnerCheck:
     """Run one partner's checks; never raises, every problem becomes a failed line."""
     result = PartnerCheck(partner.name, partner.transport, describe_target(partner, config))
+    from filebridge.transports.factory import open_transport
+
     try:
         transport = open_transport(partner, config)
     except ConfigError as exc:
@@ -152,6 +135,12 @@ def check(ctx: click.Context, partner: str | None, as_json: bool) -> None:
             out.print(check_table(result))
             out.print(verdict(result))
             out.print()
+        if len(results) > 1:
+            failed = [r.partner for r in results if not r.ok]
+            out.print(Text.assemble(("FAIL ", "bold red"), f"{len(failed)} of {len(results)} "
+                                    f"partners failed: {', '.join(failed)}") if failed else
+                      Text.assemble(("PASS ", "bold green"),
+                                    f"all {len(results)} partners passed"))
     if any(result.config_error for result in results):
         ctx.exit(EXIT_USAGE)
     ctx.exit(EXIT_OK if all_ok else EXIT_FAILED)

@@ -9,5 +9,7 @@ from filebridge.cli.daemon import run
 from filebridge.cli.orders import resend, send
 from filebridge.cli.reports import alerts, log, show, status
 from filebridge.cli.setup import demo, init
+from filebridge.cli.validate import validate
 
-ALL: list[click.Command] = [init, demo, send, run, status, log, show, resend, alerts, check]
+ALL: list[click.Command] = [init, demo, send, run, status, log, show, resend, alerts, check,
+                            validate]

@@ -125,4 +125,5 @@ class Escalator:
 
 
 def _retry_pause(failures: int) -> timedelta:
-    return min(RETRY_FIRST * (2 ** min(failures - 1, 10)), RETRY_MAX)
+    pause: timedelta = min(RETRY_FIRST * (2 ** min(failures - 1, 10)), RETRY_MAX)
+    return pause

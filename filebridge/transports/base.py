@@ -16,8 +16,11 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from filebridge.errors import PartnerUnreachable, TransportError
+
+T = TypeVar("T")
 
 TEMP_SUFFIXES = (".part", ".tmp", ".filepart")
 REASON_SUFFIX = ".reason.txt"
@@ -77,17 +80,17 @@ def safe_name(name: str) -> str:
 class Transport(ABC):
     """A partner's drop folders. One instance per partner; used by one engine thread."""
 
+    @abstractmethod
     def stage(self, folder: str, name: str, token: str, data: bytes) -> str:
         """Write ``data`` completely and durably under ``temp_name(name, token)`` in
         ``folder`` (replacing a partial temp of the same token from an earlier try) and
         return the temp's path. The final name is not touched."""
-        raise NotImplementedError
 
+    @abstractmethod
     def publish(self, folder: str, name: str, token: str) -> str:
         """Rename the staged temp to ``folder/name`` and return that path, never
         overwriting: ``FileAlreadyExists`` if the name is taken (the temp stays),
         ``RemoteFileMissing`` if the temp is not there."""
-        raise NotImplementedError
 
     def put_atomic(self, folder: str, name: str, data: bytes) -> str:
         """Write ``data`` under ``folder/name`` atomically (stage, then publish) and return
@@ -111,12 +114,12 @@ class Transport(ABC):
         """``stage`` each ``(name, token, data)``; one result (path or error) per item.
         Once the partner is unreachable the remaining items get that error untried.
         Transports with several channels override this to upload in parallel."""
-        return _each(items, lambda item: self.stage(folder, *item))
+        return _each(items, lambda item: self.stage(folder, item[0], item[1], item[2]))
 
     def publish_many(self, folder: str, items: Sequence[tuple[str, str]]
                      ) -> builtins.list[str | TransportError]:
         """``publish`` each ``(name, token)``; one result (path or error) per item."""
-        return _each(items, lambda item: self.publish(folder, *item))
+        return _each(items, lambda item: self.publish(folder, item[0], item[1]))
 
     @abstractmethod
     def list(self, folder: str) -> builtins.list[RemoteFile]:
@@ -147,8 +150,8 @@ class Transport(ABC):
     def watch(self, folders: Iterable[str], wake: WakeCallback) -> None:  # noqa: B027
         """Start telling ``wake`` about arrivals in ``folders``; polling transports do nothing.
 
-        Handlers only call ``wake(path, renamed)``; the engine reads files on its own thread. Transports
-        that cannot watch rely on the engine's periodic rescan.
+        Handlers only call ``wake(path, renamed)``; the engine reads files on its own
+        thread. Transports that cannot watch rely on the engine's periodic rescan.
         """
 
     @property
@@ -160,8 +163,7 @@ class Transport(ABC):
         """Release connections and watchers; safe to call twice."""
 
 
-def _each(items: Sequence[object], operation: Callable[[object], str]
-          ) -> list[str | TransportError]:
+def _each(items: Sequence[T], operation: Callable[[T], str]) -> list[str | TransportError]:
     results: list[str | TransportError] = []
     for item in items:
         try:

@@ -2,11 +2,11 @@
 
 Guarantees the port asks for, in SFTP terms:
 
-* Atomic, never-overwriting upload: data goes to ``<name>.<random>.part`` (pipelined
-  writes), its size is checked with ``stat``, then it is renamed with plain SFTP
-  ``RENAME``, which OpenSSH refuses when the target exists (it links, then unlinks).
-  A taken name becomes ``FileAlreadyExists``; the ``.part`` is removed on failure
-  when the link still allows it.
+* Atomic, never-overwriting upload in two steps the engine journals between: ``stage``
+  writes ``<name>.<token>.part`` (pipelined writes) and checks its size with ``stat``;
+  ``publish`` renames it with plain SFTP ``RENAME``, which OpenSSH refuses when the
+  target exists (it links, then unlinks). A taken name becomes ``FileAlreadyExists``,
+  a missing temp ``RemoteFileMissing``. Bulk work spreads over the channel pool.
 * Polling only (``watches`` is False): the engine rescans every ``poll_interval``; the
   listing carries size and mtime for its settle rule.
 * Every operation has a deadline (``operation_timeout``) and a lost or hung connection
@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import logging
 import posixpath
-import secrets
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import paramiko
 
@@ -37,7 +37,13 @@ from filebridge.errors import (
     RemoteFileMissing,
     TransportError,
 )
-from filebridge.transports.base import REASON_SUFFIX, FolderCheck, RemoteFile, Transport
+from filebridge.transports.base import (
+    REASON_SUFFIX,
+    FolderCheck,
+    RemoteFile,
+    Transport,
+    temp_name,
+)
 from filebridge.transports.paths import (
     candidate_names,
     checked_name,
@@ -60,6 +66,7 @@ from filebridge.transports.sftp_login import SshSettings
 from filebridge.transports.sftp_session import SshSession, channel_alive
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FolderChecks = list[FolderCheck]
 """Spelled once here: inside the class, ``list`` is the transport's own verb."""
@@ -102,63 +109,82 @@ class SftpTransport(Transport):
 
     # -- outbound ---------------------------------------------------------------------
 
-    def put_atomic(self, folder: str, name: str, data: bytes) -> str:
+    def stage(self, folder: str, name: str, token: str, data: bytes) -> str:
         parts = split_relative(folder, "folder")
-        final = child_path("/".join(parts), checked_name(name))
-        remote_folder = join(self.root, parts)
-        remote_final = posixpath.join(remote_folder, name)
-        remote_part = posixpath.join(remote_folder, f"{name}.{secrets.token_hex(6)}.part")
+        temp = temp_name(checked_name(name), token)
+        path = child_path("/".join(parts), temp)
+        remote_temp = posixpath.join(join(self.root, parts), temp)
 
         def upload(client: paramiko.SFTPClient) -> str:
-            if is_present(client, remote_final):
-                raise FileAlreadyExists(f"{final} already exists; filebridge never overwrites")
             try:
-                handle = client.open(remote_part, "wbx")
+                handle = client.open(remote_temp, "wb")
             except OSError as exc:
                 if not is_missing(client, exc):
                     raise
                 self._make_folders(client, parts)
-                handle = client.open(remote_part, "wbx")
+                handle = client.open(remote_temp, "wb")
             try:
                 with handle:
                     handle.set_pipelined(True)
                     handle.write(data)
-                written = client.stat(remote_part).st_size
+                written = client.stat(remote_temp).st_size
                 if written != len(data):
                     raise TransportError(
-                        f"upload of {final} incomplete: {written} of {len(data)} bytes arrived")
-                try:
-                    client.rename(remote_part, remote_final)
-                except OSError as exc:
-                    if channel_alive(client) and is_present(client, remote_final):
-                        raise FileAlreadyExists(
-                            f"{final} already exists; filebridge never overwrites") from exc
-                    raise
+                        f"upload of {path} incomplete: {written} of {len(data)} bytes arrived")
             except BaseException:
-                remove_quietly(client, remote_part)
+                remove_quietly(client, remote_temp)
+                raise
+            return path
+
+        return self._session.run(f"uploading {path}", upload)
+
+    def publish(self, folder: str, name: str, token: str) -> str:
+        parts = split_relative(folder, "folder")
+        final = child_path("/".join(parts), checked_name(name))
+        remote_folder = join(self.root, parts)
+        remote_final = posixpath.join(remote_folder, name)
+        remote_temp = posixpath.join(remote_folder, temp_name(name, token))
+
+        def rename(client: paramiko.SFTPClient) -> str:
+            try:
+                client.rename(remote_temp, remote_final)  # OpenSSH refuses an existing target
+            except OSError as exc:
+                if not channel_alive(client):
+                    raise
+                if is_present(client, remote_final):
+                    raise FileAlreadyExists(
+                        f"{final} already exists; filebridge never overwrites") from exc
+                if not is_present(client, remote_temp):
+                    raise RemoteFileMissing(
+                        f"cannot publish {final}: its temp file is not there") from exc
                 raise
             return final
 
-        return self._session.run(f"uploading {final}", upload)
+        return self._session.run(f"publishing {final}", rename)
 
-    def put_many(self, folder: str, items: list[tuple[str, bytes]]) -> list[str | Exception]:
-        """Upload many files over the channel pool; one result (path or error) per item.
+    def discard(self, folder: str, name: str, token: str) -> None:
+        parts = split_relative(folder, "folder")
+        remote_temp = posixpath.join(join(self.root, parts), temp_name(checked_name(name), token))
+        self._session.run(f"removing {remote_temp}",
+                          lambda client: remove_quietly(client, remote_temp))
 
-        Each upload is a ``put_atomic`` of its own, so one failure never hides another's
-        success. The engine uses this for bulk dispatch when a transport offers it.
-        """
-        if not items:
-            return []
+    def stage_many(self, folder: str, items: Sequence[tuple[str, str, bytes]]
+                   ) -> list[str | TransportError]:
+        """Stage over the channel pool, ``connections`` uploads at a time."""
+        return self._parallel(items, lambda item: self.stage(folder, *item))
 
-        def one(item: tuple[str, bytes]) -> str | Exception:
-            try:
-                return self.put_atomic(folder, item[0], item[1])
-            except TransportError as exc:
-                return exc
+    def publish_many(self, folder: str, items: Sequence[tuple[str, str]]
+                     ) -> list[str | TransportError]:
+        return self._parallel(items, lambda item: self.publish(folder, *item))
 
+    def _parallel(self, items: Sequence[T], operation: Callable[[T], str]
+                  ) -> list[str | TransportError]:
+        """One result (path or error) per item; one failure never hides another's success."""
+        if len(items) < 2:
+            return [_attempt(operation, item) for item in items]
         workers = min(self.settings.channels, len(items))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sftp-put") as pool:
-            return list(pool.map(one, items))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sftp-io") as pool:
+            return list(pool.map(lambda item: _attempt(operation, item), items))
 
     def exists(self, path: str) -> bool:
         folder, name = split_file(path)
@@ -318,3 +344,10 @@ class SftpTransport(Transport):
 
     def close(self) -> None:
         self._session.close()
+
+
+def _attempt(operation: Callable[[T], str], item: T) -> str | TransportError:
+    try:
+        return operation(item)
+    except TransportError as exc:
+        return exc

@@ -8,7 +8,6 @@ from pathlib import Path
 from tests.cli.conftest import Invoke, as_json
 from tests.factories import make_order
 
-
 # The contract's JSON keys, written out here so that a change in the code cannot
 # silently change what programs reading our output rely on.
 EXCHANGE_JSON_KEYS = ("id", "at", "partner", "direction", "document", "order_id", "file_name",

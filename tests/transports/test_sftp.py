@@ -127,7 +127,15 @@ def test_upload_refuses_names_that_leave_the_folder(sftp: SftpTransport, root: P
     assert files_in(root / ORDERS) == []
 
 
-def test_put_many_lands_every_file_exactly_once_over_the_channel_pool(
+def bulk(transport: SftpTransport, folder: str, items: list[tuple[str, bytes]]
+         ) -> list[str | TransportError]:
+    """Bulk dispatch as the engine does it: stage every temp, then publish every one."""
+    staged = [(name, f"t{number}", data) for number, (name, data) in enumerate(items)]
+    assert all(isinstance(result, str) for result in transport.stage_many(folder, staged))
+    return transport.publish_many(folder, [(name, token) for name, token, _ in staged])
+
+
+def test_bulk_dispatch_lands_every_file_exactly_once_over_the_channel_pool(
     sshd_factory: Callable[[], SshdServer], tmp_path: Path, open_sftp: OpenSftp
 ) -> None:
     # given a private server, so its log shows only our connection
@@ -136,7 +144,7 @@ def test_put_many_lands_every_file_exactly_once_over_the_channel_pool(
     transport.ensure_folders([ORDERS])
     items = [(f"ORDER_{i:03d}_1.xml", f"<order n='{i}'/>".encode()) for i in range(200)]
     # when 200 orders go out in one bulk dispatch
-    results = transport.put_many(ORDERS, items)
+    results = bulk(transport, ORDERS, items)
     # then each landed once, whole, under its own name, and no temp file is left
     assert results == [f"{ORDERS}/{name}" for name, _ in items]
     folder = server.root / ORDERS
@@ -148,12 +156,28 @@ def test_put_many_lands_every_file_exactly_once_over_the_channel_pool(
     assert 1 <= log.count("subsystem 'sftp'") <= 4
 
 
-def test_put_many_reports_a_taken_name_without_stopping_the_others(
+def test_bulk_dispatch_makes_do_when_the_server_allows_fewer_channels(
+    sshd_factory: Callable[[], SshdServer], open_sftp: OpenSftp
+) -> None:
+    # given a server that allows 2 sessions per connection and a partner set to 6 channels
+    server = sshd_factory()
+    server.max_sessions = 2
+    server.stop()
+    server.start()
+    transport = open_sftp(server, server.root, connections=6)
+    items = [(f"ORDER_{i:03d}_1.xml", b"x") for i in range(60)]
+    # when a bulk dispatch runs, then every file still lands, over the channels allowed
+    assert bulk(transport, ORDERS, items) == [f"{ORDERS}/{name}" for name, _ in items]
+    assert files_in(server.root / ORDERS) == [name for name, _ in items]
+    assert server.log.read_text().count("subsystem 'sftp'") <= 2
+
+
+def test_bulk_dispatch_reports_a_taken_name_without_stopping_the_others(
     sftp: SftpTransport, root: Path
 ) -> None:
     (root / ORDERS / "ORDER_2_1.xml").write_bytes(b"theirs")
-    results = sftp.put_many(ORDERS, [("ORDER_1_1.xml", b"1"), ("ORDER_2_1.xml", b"2"),
-                                     ("ORDER_3_1.xml", b"3")])
+    results = bulk(sftp, ORDERS, [("ORDER_1_1.xml", b"1"), ("ORDER_2_1.xml", b"2"),
+                                  ("ORDER_3_1.xml", b"3")])
     assert results[0] == f"{ORDERS}/ORDER_1_1.xml"
     assert isinstance(results[1], FileAlreadyExists)
     assert results[2] == f"{ORDERS}/ORDER_3_1.xml"
