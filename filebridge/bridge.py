@@ -36,7 +36,6 @@ from filebridge.errors import (
     OrderNotFound,
     Problem,
 )
-from filebridge.model.validation import validation_problems
 from filebridge.formats.xml import XmlCodec
 from filebridge.journal import open_journal
 from filebridge.journal.base import Journal
@@ -51,6 +50,7 @@ from filebridge.model import (
     Receipt,
     TimelineEntry,
 )
+from filebridge.model.validation import validation_problems
 from filebridge.notify import NotifierSet
 from filebridge.transports.factory import open_transport
 

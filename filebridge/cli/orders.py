@@ -14,8 +14,8 @@ from filebridge.cli.context import bridge_from, console, error_console, print_js
 from filebridge.config import parse_duration
 from filebridge.errors import ConfigError, DocumentError, FileBridgeError, InvalidOrder
 from filebridge.formats.base import codec_for
-from filebridge.model.validation import validation_problems
 from filebridge.model import Order, OrderState
+from filebridge.model.validation import validation_problems
 
 CONFIRM_ABOVE = 10
 
