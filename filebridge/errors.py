@@ -11,8 +11,10 @@ Callers catch the branch they can act on; the CLI maps branches to exit codes
     │   └── HostileDocument          refused before parsing: DOCTYPE, entities, size
     ├── NotFound                     an id the operator gave does not exist (exit 3)
     │   ├── OrderNotFound            no order with that id in the journal
-    │   └── AlertNotFound            no alert with that id
+    │   ├── AlertNotFound            no alert with that id
+    │   └── PartnerNotFound          no partner of that name in the config
     ├── JournalError                 the journal cannot be opened or migrated
+    │   └── ConcurrentUpdate         a row changed since it was read (another daemon)
     ├── NotifyError                  a notification could not be delivered
     └── TransportError               a folder operation failed
         ├── FileAlreadyExists        the final name is taken; we never overwrite
@@ -100,8 +102,29 @@ class AlertNotFound(NotFound):
         super().__init__(f"no alert with id {alert_id}")
 
 
+class PartnerNotFound(NotFound):
+    """The configuration has no partner of this name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"unknown partner {name!r} (configured: {', '.join(known) or 'none'})")
+
+
 class JournalError(FileBridgeError):
     """The journal could not be opened, migrated or written."""
+
+
+class ConcurrentUpdate(JournalError):
+    """An order row changed between reading and saving it: another daemon (or an
+    operator's command) got there first. The caller reads the row again and decides
+    afresh; nothing was written."""
+
+    def __init__(self, order_id: str, version: int) -> None:
+        self.order_id = order_id
+        self.version = version
+        super().__init__(
+            f"order {order_id} was changed by another process since it was read "
+            f"(version {version}); read it again and retry")
 
 
 class NotifyError(FileBridgeError):

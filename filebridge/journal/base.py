@@ -7,7 +7,14 @@ one per poll batch); outside a transaction every write commits on its own.
 
 Claims: ``claim_due_orders`` marks rows with the claimant and a lease expiry in the
 same statement that selects them, so two daemons sharing one database never take the
-same order. A daemon that dies leaves claims that expire and are taken over.
+same order. A daemon that dies leaves claims that expire and are taken over. Inbound
+files (``claim_inbound_files``) and alert escalation (``claim_alert``) are claimed the
+same way, with a lease.
+
+Optimistic concurrency: every write of an order row bumps its ``version``, and
+``save_order`` writes only over the version it read. A row changed meanwhile by another
+daemon raises ``ConcurrentUpdate`` instead of being overwritten; the engine reads the
+row again and applies its change to what is there now.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
+from filebridge.journal.presence import DaemonRecord
 from filebridge.model import (
     Alert,
     AlertKind,
@@ -44,6 +52,14 @@ class Journal(ABC):
     def close(self) -> None:
         """Close connections; safe to call twice."""
 
+    def probe_write(self) -> None:
+        """Raise ``JournalError`` unless the journal accepts writes right now; change
+        nothing. ``/healthz`` calls it: a daemon whose journal refuses writes cannot
+        record what it does, so it must not look healthy. This default only opens a
+        transaction; implementations make it exercise a real write."""
+        with self.transaction():
+            pass
+
     # -- orders ------------------------------------------------------------------
     @abstractmethod
     def insert_order(self, row: OrderRow) -> bool:
@@ -55,8 +71,13 @@ class Journal(ABC):
 
     @abstractmethod
     def save_order(self, row: OrderRow) -> None:
-        """Overwrite the stored row of ``row.order_id`` with ``row``, claim fields included.
-        Raises ``OrderNotFound`` if no such order exists."""
+        """Overwrite the stored row of ``row.order_id`` with ``row``, claim fields included,
+        if the stored row is still at ``row.version``; the stored version goes up by one
+        and so does ``row.version`` (so the caller may save the same row again).
+
+        Raises ``ConcurrentUpdate`` when the row was changed since ``row`` was read, and
+        ``OrderNotFound`` if no such order exists. Inside a transaction that is later
+        rolled back, ``row.version`` is ahead of the database: read the row again."""
 
     @abstractmethod
     def claim_due_orders(
@@ -69,7 +90,16 @@ class Journal(ABC):
 
     @abstractmethod
     def release_claim(self, order_id: str, claimant: str) -> None:
-        """Drop this claimant's claim on the order (after it was handled)."""
+        """Drop this claimant's claim on the order (after it was handled). Taking or
+        dropping a claim is a write of the row: its version goes up."""
+
+    @abstractmethod
+    def renew_claims(
+        self, order_ids: Sequence[str], claimant: str, lease_until: datetime
+    ) -> dict[str, int]:
+        """Extend ``claimant``'s claims on these orders to ``lease_until``; returns
+        ``{order id: new version}`` of those it still held (a renewal is a write: the
+        version goes up). An order missing from the answer was taken over or released."""
 
     @abstractmethod
     def orders_in_states(
@@ -188,11 +218,56 @@ class Journal(ABC):
     def notifications(self, alert_id: int | None = None) -> list[NotificationRecord]:
         """Notification attempts, oldest first (of one alert, or all)."""
 
+    # -- shared work: several daemons on one journal ---------------------------------
+    @abstractmethod
+    def claim_inbound_files(
+        self, partner: str, files: Sequence[tuple[str, int, float]], claimant: str,
+        now: datetime, lease_until: datetime,
+    ) -> set[tuple[str, int, float]]:
+        """Claim inbound files, each as listed ``(path, size, mtime)``, before reading
+        them. Returns those ``claimant`` holds now (free, expired, or already its own);
+        the others are held by another daemon under an unexpired claim. The same name
+        with another size or mtime is another file."""
+
+    @abstractmethod
+    def release_inbound_files(self, partner: str, claimant: str) -> None:
+        """Drop every claim ``claimant`` holds on ``partner``'s files (at the end of a
+        pass: they were moved, or are left for the next pass). A daemon that still
+        lists such a file may claim it next, and finds it gone or already journalled."""
+
+    @abstractmethod
+    def claim_alert(
+        self, alert_id: int, claimant: str, now: datetime, lease_until: datetime
+    ) -> Alert | None:
+        """Claim an unacknowledged, unresolved alert for one escalation pass (claiming
+        again extends the lease). Returns the alert as committed now, or None when it
+        is acknowledged, resolved, unknown, or held by another daemon."""
+
+    @abstractmethod
+    def release_alert(self, alert_id: int, claimant: str) -> None:
+        """Drop ``claimant``'s claim on the alert."""
+
+    @abstractmethod
+    def record_heartbeat(self, daemon: DaemonRecord) -> None:
+        """Insert or refresh the daemon's row (``last_seen``, served partners)."""
+
+    @abstractmethod
+    def remove_daemon(self, daemon_id: str) -> None:
+        """Forget a daemon that stopped cleanly."""
+
+    @abstractmethod
+    def daemons(self) -> list[DaemonRecord]:
+        """Every daemon's heartbeat row, most recently seen first."""
+
+    @abstractmethod
+    def claims_held(self, now: datetime) -> dict[str, tuple[int, int]]:
+        """``{claimant: (orders, inbound files)}``: the unexpired claims each one holds."""
+
     # -- housekeeping -------------------------------------------------------------
     @abstractmethod
     def prune(self, before: datetime) -> int:
         """Delete exchange records and events older than ``before``, alerts resolved before
         it (with their notifications), and orders in a final state that finished before it
-        (with their timelines); return how many rows went. Open alerts and unfinished
-        orders always stay."""
+        (with their timelines), inbound claims expired and heartbeats last seen before
+        it; return how many rows went. Open alerts and unfinished orders always stay."""
 

@@ -110,6 +110,11 @@ class PostgresJournal(SqlJournal):
             "|| COALESCE(current_schema(), ''))) AS locked"
         )
 
+    def restart_identity(self, table: str, column: str) -> None:
+        self._query(
+            f"SELECT setval(pg_get_serial_sequence(?, ?), MAX({column})) AS id FROM {table}",
+            (table, column))
+
     def _claim_statement(
         self, partner: str, now: Any, limit: int, claimant: str, lease_until: Any
     ) -> tuple[str, Sequence[Any]]:
@@ -117,7 +122,8 @@ class PostgresJournal(SqlJournal):
             "WITH due AS ("
             f"SELECT seq FROM orders WHERE {CLAIMABLE} ORDER BY created_at, seq LIMIT ? "
             "FOR UPDATE SKIP LOCKED) "
-            "UPDATE orders SET claimed_by = ?, claim_expires_at = ? FROM due "
+            "UPDATE orders SET claimed_by = ?, claim_expires_at = ?, version = version + 1 "
+            "FROM due "
             "WHERE orders.seq = due.seq RETURNING orders.*"
         )
         return sql, (partner, OrderState.QUEUED.value, now, now, limit, claimant, lease_until)

@@ -157,7 +157,43 @@ INITIAL = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (INITIAL,)
+SHARED_WORK = Migration(
+    version=2,
+    description="row versions, inbound file claims, alert claims, daemon heartbeats",
+    statements=(
+        # optimistic concurrency: every write of an order row bumps its version, and a
+        # save only succeeds against the version it read
+        "ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+        # status: what each daemon holds
+        "CREATE INDEX orders_claimed ON orders (claimed_by) WHERE claimed_by IS NOT NULL",
+        # one daemon escalates an alert at a time
+        "ALTER TABLE alerts ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE alerts ADD COLUMN claim_expires_at {ts}",
+        # one daemon reads an inbound file at a time; the key is the file as listed
+        """
+        CREATE TABLE inbound_claims (
+            partner TEXT NOT NULL,
+            path TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            mtime DOUBLE PRECISION NOT NULL,
+            claimed_by TEXT NOT NULL,
+            claim_expires_at {ts} NOT NULL,
+            PRIMARY KEY (partner, path, size, mtime)
+        )""",
+        "CREATE INDEX inbound_claims_by_claimant ON inbound_claims (claimed_by)",
+        """
+        CREATE TABLE daemons (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at {ts} NOT NULL,
+            last_seen {ts} NOT NULL,
+            partners TEXT
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (INITIAL, SHARED_WORK)
 """Every migration, oldest first; versions are 1, 2, 3, ... without gaps."""
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -169,7 +205,7 @@ ORDER_COLUMNS = (
     "next_attempt_at", "file_name", "file_content", "file_path", "sent_at", "picked_up_at",
     "acknowledged_at", "finished_at", "ack_due_at", "result_due_at", "ack_message_id",
     "result_message_id", "last_error", "resend_by", "resend_reason", "claimed_by",
-    "claim_expires_at", "upload_token", "staged_at",
+    "claim_expires_at", "upload_token", "staged_at", "version",
 )
 EXCHANGE_COLUMNS = (
     "at", "partner", "direction", "document", "order_id", "file_name", "path", "size",

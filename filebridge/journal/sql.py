@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from filebridge.errors import OrderNotFound
+from filebridge.errors import ConcurrentUpdate, OrderNotFound
 from filebridge.journal.base import Journal
 from filebridge.journal.schema import (
     EVENT_COLUMNS,
@@ -23,7 +23,7 @@ from filebridge.journal.schema import (
     ORDER_COLUMNS,
     insert_statement,
 )
-from filebridge.journal.store import SqlStore
+from filebridge.journal.shared import SharedWorkSql
 from filebridge.model import (
     FINAL_STATES,
     Alert,
@@ -51,11 +51,14 @@ CLAIMABLE = """
 INSERT_ORDER = (
     insert_statement("orders", ORDER_COLUMNS) + " ON CONFLICT (order_id) DO NOTHING RETURNING seq"
 )
-UPDATED_ORDER_COLUMNS = tuple(name for name in ORDER_COLUMNS if name != "order_id")
+UPDATED_ORDER_COLUMNS = tuple(
+    name for name in ORDER_COLUMNS if name not in ("order_id", "version")
+)
+# Optimistic concurrency: the write lands only on the version the caller read.
 UPDATE_ORDER = (
     "UPDATE orders SET "
     + ", ".join(f'"{name}" = ?' for name in UPDATED_ORDER_COLUMNS)
-    + " WHERE order_id = ?"
+    + ", version = version + 1 WHERE order_id = ? AND version = ?"
 )
 INSERT_EXCHANGE = insert_statement("exchanges", EXCHANGE_COLUMNS) + " RETURNING *"
 INSERT_EVENT = insert_statement("events", EVENT_COLUMNS)
@@ -80,7 +83,7 @@ def marks(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
-class SqlJournal(SqlStore, Journal):
+class SqlJournal(SharedWorkSql, Journal):
     """The journal on any SQL database the dialect subclasses can connect to."""
 
     @abstractmethod
@@ -103,10 +106,16 @@ class SqlJournal(SqlStore, Journal):
         return self.codec.order_row(row) if row else None
 
     def save_order(self, row: OrderRow) -> None:
-        params = [*self.codec.order_params(row, UPDATED_ORDER_COLUMNS), row.order_id]
+        params = [*self.codec.order_params(row, UPDATED_ORDER_COLUMNS), row.order_id,
+                  row.version]
         with self.transaction():
             if self._command(UPDATE_ORDER, params) == 0:
-                raise OrderNotFound(row.order_id)
+                if self._query_one(
+                    "SELECT 1 AS found FROM orders WHERE order_id = ?", (row.order_id,)
+                ) is None:
+                    raise OrderNotFound(row.order_id)
+                raise ConcurrentUpdate(row.order_id, row.version)
+        row.version += 1
 
     def claim_due_orders(
         self, partner: str, now: datetime, limit: int, claimant: str, lease_until: datetime
@@ -126,10 +135,27 @@ class SqlJournal(SqlStore, Journal):
     def release_claim(self, order_id: str, claimant: str) -> None:
         with self.transaction():
             self._command(
-                "UPDATE orders SET claimed_by = NULL, claim_expires_at = NULL "
-                "WHERE order_id = ? AND claimed_by = ?",
+                "UPDATE orders SET claimed_by = NULL, claim_expires_at = NULL, "
+                "version = version + 1 WHERE order_id = ? AND claimed_by = ?",
                 (order_id, claimant),
             )
+
+    def renew_claims(
+        self, order_ids: Sequence[str], claimant: str, lease_until: datetime
+    ) -> dict[str, int]:
+        if not order_ids:
+            return {}
+        renewed: dict[str, int] = {}
+        with self.transaction():
+            for start in range(0, len(order_ids), 500):
+                chunk = list(order_ids[start:start + 500])
+                rows = self._query(
+                    "UPDATE orders SET claim_expires_at = ?, version = version + 1 "
+                    f"WHERE claimed_by = ? AND order_id IN ({marks(chunk)}) "
+                    "RETURNING order_id, version",
+                    (self.codec.encode_time(lease_until), claimant, *chunk))
+                renewed.update((row["order_id"], int(row["version"])) for row in rows)
+        return renewed
 
     def _orders(
         self, where: str, params: Sequence[Any], tail: str = OLDEST_FIRST
@@ -343,6 +369,13 @@ class SqlJournal(SqlStore, Journal):
         return [self.codec.record(NotificationRecord, row) for row in rows]
 
     # -- housekeeping ------------------------------------------------------------------
+    def probe_write(self) -> None:
+        """A write statement that matches no row: it needs a writable session and the
+        write lock (a read-only file, a read-only replica or a closed journal refuse it),
+        and changes nothing."""
+        with self.transaction():
+            self._command("UPDATE schema_version SET version = version WHERE version < 0")
+
     def prune(self, before: datetime) -> int:
         """Exchanges and events with ``at`` before the cut-off; alerts resolved before it,
         with their notifications; completed / not-completed orders that finished before
@@ -369,4 +402,8 @@ class SqlJournal(SqlStore, Journal):
             removed += self._command(
                 f"DELETE FROM orders WHERE order_id IN ({old_orders})", (*finals, cut)
             )
+            removed += self._command(
+                "DELETE FROM inbound_claims WHERE claim_expires_at < ?", (cut,)
+            )
+            removed += self._command("DELETE FROM daemons WHERE last_seen < ?", (cut,))
         return removed

@@ -135,7 +135,8 @@ class SqliteJournal(SqlJournal):
         # One statement inside BEGIN IMMEDIATE: no other writer can run between the
         # choice of rows and their marking.
         sql = (
-            "UPDATE orders SET claimed_by = ?, claim_expires_at = ? WHERE seq IN ("
+            "UPDATE orders SET claimed_by = ?, claim_expires_at = ?, version = version + 1 "
+            "WHERE seq IN ("
             f"SELECT seq FROM orders WHERE {CLAIMABLE} ORDER BY created_at, seq LIMIT ?"
             ") RETURNING *"
         )

@@ -208,6 +208,37 @@ class SqlStore(ABC):
         count: int = self._run(lambda s: self._raw(s, sql, params).rowcount)
         return count
 
+    # -- bulk copy (``filebridge journal migrate``) ------------------------------------
+    # Table and column names come from the journal's own schema, never from input.
+    def count_rows(self, table: str) -> int:
+        row = self._query_one(f"SELECT COUNT(*) AS n FROM {table}")
+        return int(row["n"]) if row else 0
+
+    def read_page(self, table: str, key: str, after: int | None, limit: int) -> list[Row]:
+        """Up to ``limit`` rows with ``key`` above ``after`` (all from the start if None),
+        in ``key`` order: a table read in pages, never whole into memory."""
+        if after is None:
+            return self._query(f"SELECT * FROM {table} ORDER BY {key} LIMIT ?", (limit,))
+        return self._query(
+            f"SELECT * FROM {table} WHERE {key} > ? ORDER BY {key} LIMIT ?", (after, limit))
+
+    def write_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+                   ) -> None:
+        """Insert ``rows`` as they are (ids included), in one round of the driver."""
+        if not rows:
+            return
+        names = ", ".join(f'"{name}"' for name in columns)
+        marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+        self._run(lambda s: s.connection.cursor().executemany(self._translate(sql), rows))
+
+    def clear_table(self, table: str) -> int:
+        return self._command(f"DELETE FROM {table}")
+
+    def restart_identity(self, table: str, column: str) -> None:  # noqa: B027 - optional
+        """After rows were inserted with their ids: make new ids continue above them.
+        (SQLite's AUTOINCREMENT does it by itself.)"""
+
     # -- migrations --------------------------------------------------------------------
     def schema_version(self) -> int:
         """The highest migration recorded in ``schema_version``."""

@@ -191,6 +191,9 @@ class OrderRow(BaseModel):
     resend_reason: str | None = None
     claimed_by: str | None = None
     claim_expires_at: datetime | None = None
+    # bumped by every write of the row; a save names the version it read, so a change
+    # made meanwhile by another daemon is never silently overwritten (ConcurrentUpdate)
+    version: int = 0
 
 
 class OrderView(BaseModel):
