@@ -5,7 +5,7 @@ rename into acks_dir); the clock stops when the bridge's ``acknowledged`` callba
 fires, which is after the journal commit. The daemon runs ``serve()`` as in
 production, woken by watchdog. Prints the median and p99 over N acks.
 
-    python bench/local_ack_latency.py [--acks 1000]
+    python -m bench.local_ack_latency [--acks 1000]
 """
 
 from __future__ import annotations

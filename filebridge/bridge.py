@@ -13,7 +13,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,9 +25,10 @@ from filebridge.engine.alerts import AlertDesk
 from filebridge.engine.deadlines import DeadlineWatch
 from filebridge.engine.escalation import Escalator
 from filebridge.engine.events import EventHub
+from filebridge.engine.heartbeat import Heartbeat
 from filebridge.engine.inbox import Inbox
 from filebridge.engine.link import PartnerLink
-from filebridge.engine.outbox import Outbox
+from filebridge.engine.outbox import Outbox, with_rendered_file
 from filebridge.engine.runner import Engine, TickReport
 from filebridge.errors import (
     AlertNotFound,
@@ -36,9 +38,11 @@ from filebridge.errors import (
     OrderNotFound,
     Problem,
 )
+from filebridge.formats.base import Codec, codec_for
 from filebridge.formats.xml import XmlCodec
 from filebridge.journal import open_journal
 from filebridge.journal.base import Journal
+from filebridge.journal.presence import DaemonHolding, daemon_holdings
 from filebridge.model import (
     Alert,
     AlertKind,
@@ -50,7 +54,7 @@ from filebridge.model import (
     Receipt,
     TimelineEntry,
 )
-from filebridge.model.validation import validation_problems
+from filebridge.model.validation import cross_field_problems, validation_problems
 from filebridge.notify import NotifierSet
 from filebridge.transports.factory import open_transport
 
@@ -90,26 +94,48 @@ class Bridge:
         Submitting the same OrderId again returns the stored order's receipt with
         ``created=False``; the same id with different content raises ``InvalidOrder``.
         """
+        return self.submit_many([order], partner)[0]
+
+    def submit_many(self, orders: Sequence[Order | dict[str, Any]],
+                    partner: str | None = None) -> list[Receipt]:
+        """``submit`` for a burst of orders, in one journal transaction: every order is
+        validated first, and either all are stored or (on ``InvalidOrder``) none."""
         partner_cfg = self._partner_for_submit(partner)
-        valid = self._validate(order)
+        codec = codec_for(partner_cfg.format, partner_cfg.csv_delimiter)
         now = self.clock.now()
-        row = OrderRow(order_id=valid.order_id, partner=partner_cfg.name,
-                       state=OrderState.QUEUED, order=valid, created_at=now, updated_at=now,
-                       next_attempt_at=now)
+        rows = [self._prepared_row(self._validate(order), partner_cfg, codec, now)
+                for order in orders]
         with self.journal.transaction():
-            created = self.journal.insert_order(row)
-            if created:
-                self.journal.add_event(valid.order_id, TimelineEntry(
-                    at=now, event="submitted", state=OrderState.QUEUED,
-                    detail=f"submitted for {partner_cfg.name} ({valid.action.value})"))
-        if created:
-            return Receipt(order_id=valid.order_id, partner=partner_cfg.name,
-                           state=OrderState.QUEUED, created=True)
-        existing = self.journal.get_order(valid.order_id)
+            created = [self.journal.insert_order(row) for row in rows]
+            for row, new in zip(rows, created, strict=True):
+                if new:
+                    self.journal.add_event(row.order_id, TimelineEntry(
+                        at=now, event="submitted", state=OrderState.QUEUED,
+                        detail=f"submitted for {partner_cfg.name} ({row.order.action.value})"))
+        return [Receipt(order_id=row.order_id, partner=row.partner, state=OrderState.QUEUED,
+                        created=True) if new else self._repeat(row)
+                for row, new in zip(rows, created, strict=True)]
+
+    def _prepared_row(self, order: Order, partner: PartnerConfig, codec: Codec,
+                      now: datetime) -> OrderRow:
+        """The journal row of a new order, with its instruction file already rendered
+        (and so XSD-checked) unless the partner gets batches, rendered at dispatch."""
+        row = OrderRow(order_id=order.order_id, partner=partner.name, state=OrderState.QUEUED,
+                       order=order, created_at=now, updated_at=now, next_attempt_at=now)
+        if partner.csv_batch:
+            XmlCodec().encode([order])  # the XSD check; the batch file is made at dispatch
+            return row
+        try:
+            return with_rendered_file(row, codec)
+        except DocumentError as exc:
+            raise InvalidOrder(f"invalid order {order.order_id}", exc.problems) from None
+
+    def _repeat(self, row: OrderRow) -> Receipt:
+        existing = self.journal.get_order(row.order_id)
         assert existing is not None
-        if existing.partner != partner_cfg.name or _business(existing.order) != _business(valid):
+        if existing.partner != row.partner or _business(existing.order) != _business(row.order):
             raise InvalidOrder(
-                f"order {valid.order_id} was already submitted with different content or "
+                f"order {row.order_id} was already submitted with different content or "
                 f"partner; an order cannot be changed by submitting it again",
                 [Problem("use a new OrderId for a new order", field="order_id")])
         return Receipt(order_id=existing.order_id, partner=existing.partner,
@@ -186,7 +212,13 @@ class Bridge:
             "alerts_open": len(unresolved),
             "alerts_unacknowledged": sum(1 for a in unresolved if not a.acknowledged_at),
             "overdue": len(self.journal.overdue_orders(self.clock.now())),
+            "daemons": [daemon.status_json() for daemon in self.daemons()],
         }
+
+    def daemons(self) -> list[DaemonHolding]:
+        """The daemons sharing this journal: alive or not, and the claims each holds."""
+        now = self.clock.now()
+        return daemon_holdings(self.journal.daemons(), self.journal.claims_held(now), now)
 
     def alert_list(self, include_resolved: bool = False) -> list[Alert]:
         return self.journal.alerts(include_resolved)
@@ -208,16 +240,21 @@ class Bridge:
         return self.engine.tick(force_poll=True)
 
     def serve(self, on_tick: Callable[[TickReport], None] | None = None) -> None:
-        """Run until ``stop()``; wakes early when a watched folder reports a file."""
-        self._stop.clear()
+        """Run until ``stop()``; wakes early when a watched folder reports a file.
+
+        A ``stop()`` that comes before ``serve()`` starts is honoured (it returns at once);
+        once it has returned, ``serve()`` may be called again."""
         tick = self.config.daemon.tick.total_seconds()
-        while not self._stop.is_set():
-            self._wake.clear()
-            report = self.engine.tick()
-            if on_tick is not None:
-                on_tick(report)
-            if not report.busy:
-                self._wake.wait(tick)
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                report = self.engine.tick()
+                if on_tick is not None:
+                    on_tick(report)
+                if not report.busy:
+                    self._wake.wait(tick)
+        finally:
+            self._stop.clear()
 
     def stop(self) -> None:
         """Ask ``serve`` to return after the current tick (safe from a signal handler)."""
@@ -226,6 +263,8 @@ class Bridge:
 
     def close(self) -> None:
         self.stop()
+        if self._engine is not None:
+            self._engine.close()
         for link in (self._links or {}).values():
             link.transport.close()
         if self._notifiers is not None:
@@ -250,11 +289,14 @@ class Bridge:
         self._notifiers = NotifierSet(self.config.notify)
         outbox = Outbox(self.journal, self.alerts, self.events, self.clock, self.claimant,
                         self.config.daemon.lease)
-        inbox = Inbox(self.journal, self.alerts, self.events, self.clock)
-        escalator = Escalator(self.journal, self.config, self._notifiers, self.clock)
+        inbox = Inbox(self.journal, self.alerts, self.events, self.clock, self.claimant,
+                      self.config.daemon.lease)
+        escalator = Escalator(self.journal, self.config, self._notifiers, self.clock,
+                              self.claimant, self.config.daemon.lease)
+        heartbeat = Heartbeat(self.journal, self.clock, self.claimant, served)
         return Engine(self.journal, list(self._links.values()), outbox, inbox,
                       DeadlineWatch(self.journal, self.alerts), escalator, self.alerts,
-                      self.events, self.clock)
+                      self.events, self.clock, heartbeat)
 
     def _partner_for_submit(self, partner: str | None) -> PartnerConfig:
         if partner is not None:
@@ -265,16 +307,14 @@ class Bridge:
         raise ConfigError(f"say which partner to send to ({known})")
 
     def _validate(self, order: Order | dict[str, Any]) -> Order:
-        """pydantic first, then the XSD: an order that would not make a valid file is refused."""
+        """The model's rules (the XSD follows when the file is rendered)."""
         try:
-            valid = order if isinstance(order, Order) else Order.model_validate(order)
+            return order if isinstance(order, Order) else Order.model_validate(order)
         except ValidationError as exc:
-            raise InvalidOrder("invalid order", validation_problems(exc)) from None
-        try:
-            XmlCodec().encode([valid])
-        except DocumentError as exc:
-            raise InvalidOrder("invalid order", exc.problems) from None
-        return valid
+            problems = validation_problems(exc)
+            seen = {problem.field for problem in problems}
+            problems += [p for p in cross_field_problems(order) if p.field not in seen]
+            raise InvalidOrder("invalid order", problems) from None
 
 
 def _business(order: Order) -> dict[str, Any]:

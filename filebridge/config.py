@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from filebridge.errors import ConfigError
+from filebridge.errors import ConfigError, PartnerNotFound
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -197,8 +197,7 @@ class BridgeConfig(Strict):
         try:
             return self.partners[name]
         except KeyError:
-            known = ", ".join(sorted(self.partners)) or "none"
-            raise ConfigError(f"unknown partner {name!r} (configured: {known})") from None
+            raise PartnerNotFound(name, sorted(self.partners)) from None
 
     def resolve_path(self, value: str) -> Path:
         """A path from the config: ``~`` expanded, relative ones against the config's folder."""

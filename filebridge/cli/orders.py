@@ -13,7 +13,7 @@ from filebridge.bridge import Bridge, current_user
 from filebridge.cli.context import bridge_from, console, error_console, print_json
 from filebridge.config import parse_duration
 from filebridge.errors import ConfigError, DocumentError, FileBridgeError, InvalidOrder
-from filebridge.formats.base import codec_for
+from filebridge.formats.detect import detect
 from filebridge.model import Order, OrderState
 from filebridge.model.validation import validation_problems
 
@@ -38,9 +38,7 @@ def orders_from_file(path: Path) -> list[Order]:
                 raise InvalidOrder(f"{path}: invalid order",
                                    validation_problems(exc)) from None
         return orders
-    fmt = "xml" if head == b"<" else "csv"
-    delimiter = ";" if fmt == "csv" and b";" in data.split(b"\n", 1)[0] else ","
-    documents = codec_for(fmt, delimiter).decode(data)
+    documents = detect(data).codec().decode(data)
     orders = [doc for doc in documents if isinstance(doc, Order)]
     if len(orders) != len(documents):
         raise InvalidOrder(f"{path}: holds acknowledgements or results, not orders")

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import click
+from rich.table import Table
 
 from filebridge.cli.context import bridge_from, console, print_json
-from filebridge.cli.render import alerts_table, exchange_table, status_table, timeline_table
+from filebridge.cli.render import (
+    alerts_table,
+    exchange_table,
+    status_table,
+    timeline_table,
+    when,
+)
+from filebridge.journal.presence import DaemonHolding
 from filebridge.model import ExchangeStatus
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
@@ -31,6 +39,26 @@ def status(ctx: click.Context, as_json: bool) -> None:
         out.print(alerts_table(open_alerts, title="Open alerts"))
         out.print("See one: filebridge show ORDER_ID   Acknowledge: "
                   "filebridge alerts ack ALERT_ID --by NAME")
+    daemons = bridge.daemons()
+    if daemons:
+        out.print(daemons_table(daemons))
+    else:
+        out.print("Daemons: none running (start one with: filebridge run)")
+
+
+def daemons_table(daemons: list[DaemonHolding]) -> Table:
+    """Who shares the journal: alive or gone, what each serves and holds right now."""
+    table = Table(title="Daemons", title_justify="left", expand=False)
+    for column in ("daemon", "host", "pid", "alive", "last seen (UTC)", "partners",
+                   "claimed orders", "claimed files"):
+        table.add_column(column, overflow="fold")
+    for daemon in daemons:
+        table.add_row(
+            daemon.id, daemon.host, str(daemon.pid),
+            "[green]alive[/green]" if daemon.alive else "[red]gone[/red]",
+            when(daemon.last_seen), ", ".join(daemon.partners) if daemon.partners else "all",
+            str(daemon.claimed_orders), str(daemon.claimed_files))
+    return table
 
 
 @click.command()

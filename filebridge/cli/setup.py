@@ -9,6 +9,7 @@ import click
 from filebridge.cli.context import console
 from filebridge.cli.render import alerts_table, exchange_table, orders_table, status_table
 from filebridge.config import load_config
+from filebridge.transports.factory import open_transport
 
 INIT_CONFIG = """\
 # filebridge configuration. Durations: 30s, 15m, 48h, 2d. Paths relative to this file.
@@ -46,11 +47,11 @@ def init(directory: Path, force: bool) -> None:
     target.write_text(INIT_CONFIG, encoding="utf-8")
     config = load_config(target)
     for partner in config.partners.values():
-        root = config.resolve_path(partner.root)
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for folder in (partner.orders_dir, *partner.inbound_dirs, partner.archive_dir,
-                       partner.error_dir):
-            (root / folder).mkdir(parents=True, exist_ok=True, mode=0o750)
+        # the transport creates them as the daemon would: root 0700, folders 0750
+        transport = open_transport(partner, config)
+        transport.ensure_folders([partner.orders_dir, *partner.inbound_dirs,
+                                  partner.archive_dir, partner.error_dir])
+        transport.close()
     out = console()
     out.print(f"Wrote {target} with partner 'example' (drop folders under "
               f"{directory / 'drop' / 'example'}).")

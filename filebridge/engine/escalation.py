@@ -5,11 +5,17 @@ journalled (sent or failed); a target that has been sent at a level is never sen
 again at that level, so a restart neither skips nor repeats a level. A failed target
 is retried on later ticks with a growing pause, so an SMTP outage does not become a
 notification storm.
+
+Several daemons: an alert that has a level due is claimed (a lease on the alert row)
+before its history is read, and the claim is renewed before each notification, so
+only one daemon at a time decides what to send for it, and each (level, target) is
+notified once. The lease bounds how long a dead daemon keeps an alert from the others.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -29,6 +35,7 @@ log = logging.getLogger("filebridge.escalation")
 
 RETRY_FIRST = timedelta(seconds=15)
 RETRY_MAX = timedelta(minutes=10)
+DEFAULT_LEASE = timedelta(minutes=5)
 
 
 def due_levels(levels: list[EscalationLevel], age: timedelta) -> int:
@@ -40,11 +47,14 @@ class Escalator:
     """Sends what is due for every unacknowledged, unresolved alert."""
 
     def __init__(self, journal: Journal, config: BridgeConfig, notifiers: NotifierSet,
-                 clock: Clock) -> None:
+                 clock: Clock, claimant: str | None = None,
+                 lease: timedelta = DEFAULT_LEASE) -> None:
         self.journal = journal
         self.config = config
         self.notifiers = notifiers
         self.clock = clock
+        self.claimant = claimant or f"escalator-{uuid.uuid4().hex[:12]}"
+        self.lease = lease
 
     def tick(self, partners: set[str] | None = None) -> int:
         """Notify every due level; return how many notifications were sent."""
@@ -55,10 +65,24 @@ class Escalator:
                 continue
             if partners is not None and alert.partner not in partners:
                 continue
-            sent += self._escalate(alert, now)
+            sent += self._escalate_claimed(alert, now)
         return sent
 
+    def _escalate_claimed(self, alert: Alert, now: datetime) -> int:
+        """Escalate under a claim on the alert; skip it while another daemon holds it."""
+        levels = sorted(self.config.escalation_levels(alert.partner), key=lambda lv: lv.after)
+        if due_levels(levels, now - alert.opened_at) <= alert.level:
+            return 0  # every due level is fully notified: no claim needed to know that
+        claimed = self.journal.claim_alert(alert.id, self.claimant, now, now + self.lease)
+        if claimed is None:
+            return 0  # another daemon is escalating it, or it was acknowledged meanwhile
+        try:
+            return self._escalate(claimed, now)
+        finally:
+            self.journal.release_alert(alert.id, self.claimant)
+
     def _escalate(self, alert: Alert, now: datetime) -> int:
+        """Send what is due; ``alert`` is claimed and as committed (its level current)."""
         levels = sorted(self.config.escalation_levels(alert.partner), key=lambda lv: lv.after)
         due = due_levels(levels, now - alert.opened_at)
         if due <= alert.level:
@@ -69,7 +93,7 @@ class Escalator:
         for n in history:
             if n.status is NotificationStatus.FAILED:
                 failures[(n.level, n.target)].append(n)
-        sent = 0
+        sent = attempts = 0
         complete_level = alert.level
         for number in range(1, due + 1):
             level_done = True
@@ -80,6 +104,10 @@ class Escalator:
                 if tried and now < tried[-1].at + _retry_pause(len(tried)):
                     level_done = False
                     continue
+                if attempts and self.journal.claim_alert(
+                        alert.id, self.claimant, now, self.clock.now() + self.lease) is None:
+                    return sent  # acknowledged meanwhile (or the lease was lost): stop
+                attempts += 1
                 if self._notify(alert, number, target, now):
                     sent += 1
                 else:

@@ -7,22 +7,34 @@ place: the archive (applied, or a duplicate) or the error folder with a reason f
 (refused, or for an unknown order). The journal is written before the file moves; a
 crash in between is healed by recognising the already-journalled file on the next
 pass (same path and hash, journalled after its mtime) and just finishing the move.
+
+Several daemons may watch the same folders. Files are claimed in the journal (by path,
+size and mtime, with a lease), a few at a time, before they are read, and the claims are
+dropped at the end of the pass, when the files have moved; a daemon that finds a file
+claimed by another skips it, so every file is ingested once, and daemons working
+through one full folder share it chunk by chunk. A daemon that dies mid-file leaves a
+claim that expires, and whoever takes the file over finds it journalled and only
+finishes the move. Applying a document writes the order over the version it read and,
+if another daemon wrote the order in between, reads it again and applies the document
+to what is there now.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from filebridge.clock import Clock
 from filebridge.engine.alerts import AlertDesk
-from filebridge.engine.correlate import apply_document
+from filebridge.engine.correlate import Change, apply_document
 from filebridge.engine.events import EventHub, OrderEvent
 from filebridge.engine.link import PartnerLink, SettleState
 from filebridge.errors import (
+    ConcurrentUpdate,
     DocumentError,
     PartnerUnreachable,
     RemoteFileMissing,
@@ -40,6 +52,7 @@ from filebridge.model import (
     ExchangeStatus,
     Order,
     OrderResult,
+    OrderRow,
     TimelineEntry,
 )
 from filebridge.transports.base import TEMP_SUFFIXES, RemoteFile, is_ignored_name
@@ -47,6 +60,9 @@ from filebridge.transports.base import TEMP_SUFFIXES, RemoteFile, is_ignored_nam
 log = logging.getLogger("filebridge.inbox")
 
 STALE_TEMP_AFTER = timedelta(hours=1)
+DEFAULT_LEASE = timedelta(minutes=5)
+CLAIM_CHUNK = 16  # files claimed per statement: few enough that daemons share a folder
+SAVE_TRIES = 5  # re-reads of an order another daemon keeps writing, before giving up
 
 
 @dataclass
@@ -57,33 +73,71 @@ class _Verdict:
     folder: str
     reason: str | None
     apply: list[Document] = field(default_factory=list)
+    # the orders as read while matching: the first write of each goes over that version
+    rows: dict[str, OrderRow] = field(default_factory=dict)
 
 
 class Inbox:
     """Ingests one partner's inbound folders."""
 
     def __init__(
-        self, journal: Journal, alerts: AlertDesk, events: EventHub, clock: Clock
+        self, journal: Journal, alerts: AlertDesk, events: EventHub, clock: Clock,
+        claimant: str | None = None, lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.journal = journal
         self.alerts = alerts
         self.events = events
         self.clock = clock
+        self.claimant = claimant or f"inbox-{uuid.uuid4().hex[:12]}"
+        self.lease = lease
 
     def ingest(self, link: PartnerLink) -> int:
         """One pass over acks_dir and results_dir; returns how many files were handled."""
         renamed = link.take_renamed()
         handled = 0
         seen: set[str] = set()
+        ready: list[RemoteFile] = []
         for folder in link.config.inbound_dirs:
             for remote in link.transport.list(folder):
                 seen.add(remote.path)
                 if self._ready(link, remote, renamed):
-                    handled += self._guarded(link, remote)
+                    ready.append(remote)
         for path in list(link.settling):
             if path not in seen:
                 del link.settling[path]
+        if not ready:
+            return 0
+        try:
+            while ready:
+                claimed = self._claim(link, ready[:CLAIM_CHUNK])
+                ready = ready[CLAIM_CHUNK:]
+                renew_at = self.clock.now() + self.lease / 2
+                for index, remote in enumerate(claimed):
+                    if index and self.clock.now() >= renew_at:
+                        # a slow chunk: renew the rest before its lease can run out
+                        ready = claimed[index:] + ready
+                        break
+                    handled += self._guarded(link, remote)
+        finally:
+            self._release(link)
         return handled
+
+    # -- claims ------------------------------------------------------------------
+    def _claim(self, link: PartnerLink, files: list[RemoteFile]) -> list[RemoteFile]:
+        """The files this daemon got; those another daemon holds are left to it."""
+        now = self.clock.now()
+        got = self.journal.claim_inbound_files(
+            link.name, [(f.path, f.size, f.mtime) for f in files], self.claimant, now,
+            now + self.lease)
+        return [f for f in files if (f.path, f.size, float(f.mtime)) in got]
+
+    def _release(self, link: PartnerLink) -> None:
+        """Drop this pass's claims: its files have moved, or are left for the next pass."""
+        try:
+            self.journal.release_inbound_files(link.name, self.claimant)
+        except Exception:
+            log.exception("could not release claims on files of %s; they expire by themselves",
+                          link.name, extra={"partner": link.name})
 
     # -- settling ----------------------------------------------------------------
     def _ready(self, link: PartnerLink, remote: RemoteFile, renamed: set[str]) -> bool:
@@ -180,8 +234,8 @@ class Inbox:
         """Match every document to its order; a file with any unknown order applies nothing."""
         base = {"at": now, "partner": link.name, "direction": Direction.IN,
                 "file_name": remote.name, "path": remote.path, "size": len(data), "sha256": sha}
-        unknown = sorted({order_id_of(doc) for doc in documents
-                          if not self._order_of(link, order_id_of(doc))})
+        rows = self._orders_of(link, {order_id_of(doc) for doc in documents})
+        unknown = sorted({order_id_of(doc) for doc in documents} - set(rows))
         if unknown:
             reason = f"unknown order id(s) for partner {link.name}: {', '.join(unknown)}"
             records = [ExchangeRecord(
@@ -208,11 +262,16 @@ class Inbox:
                 else None))
             if not duplicate:
                 to_apply.append(doc)
-        return _Verdict(records, link.config.archive_dir, None, to_apply)
+        return _Verdict(records, link.config.archive_dir, None, to_apply, rows)
 
-    def _order_of(self, link: PartnerLink, order_id: str) -> bool:
-        row = self.journal.get_order(order_id)
-        return row is not None and row.partner == link.name
+    def _orders_of(self, link: PartnerLink, order_ids: set[str]) -> dict[str, OrderRow]:
+        """The partner's orders among ``order_ids``; the others are unknown to it."""
+        found = {}
+        for order_id in sorted(order_ids):
+            row = self.journal.get_order(order_id)
+            if row is not None and row.partner == link.name:
+                found[order_id] = row
+        return found
 
     def _finish(self, link: PartnerLink, remote: RemoteFile, verdict: _Verdict) -> int:
         """Journal the records and state changes in one transaction, then move the file."""
@@ -221,7 +280,8 @@ class Inbox:
             stored = [self.journal.add_exchange(rec) for rec in verdict.records]
             by_message = {rec.message_id: rec for rec in stored if rec.status is ExchangeStatus.OK}
             for doc in verdict.apply:
-                emitted.extend(self._apply(link, doc, by_message.get(doc.message_id)))
+                emitted.extend(self._apply(link, doc, by_message.get(doc.message_id),
+                                           verdict.rows))
             for rec in stored:
                 if rec.status is not ExchangeStatus.OK and rec.order_id:
                     self.journal.add_event(rec.order_id, TimelineEntry(
@@ -247,14 +307,14 @@ class Inbox:
             self.events.emit(event.event, event)
         return 1
 
-    def _apply(self, link: PartnerLink, doc: Document,
-               record: ExchangeRecord | None) -> list[OrderEvent]:
+    def _apply(self, link: PartnerLink, doc: Document, record: ExchangeRecord | None,
+               rows: dict[str, OrderRow]) -> list[OrderEvent]:
         order_id = order_id_of(doc)
-        row = self.journal.get_order(order_id)
-        if row is None:
+        applied = self._save_applied(link, doc, order_id, rows.get(order_id))
+        if applied is None:
             return []
-        change = apply_document(row, doc, link.config, self.clock.now())
-        self.journal.save_order(change.row)
+        row, change = applied
+        rows[order_id] = change.row  # saved: its version is the stored one
         self.journal.add_event(order_id, TimelineEntry(
             at=self.clock.now(), event="exchange", detail=change.detail,
             state=change.row.state if change.row.state != row.state else None,
@@ -264,6 +324,25 @@ class Inbox:
         if change.event is None:
             return []
         return [OrderEvent(change.event, order_id, link.name, change.row.state, doc)]
+
+    def _save_applied(self, link: PartnerLink, doc: Document, order_id: str,
+                      known: OrderRow | None) -> tuple[OrderRow, Change] | None:
+        """Apply ``doc`` to the order as last read (``known``, else read now) and save it
+        over that version; if another daemon wrote the order in between, read it again
+        and apply it again."""
+        for attempt in range(1, SAVE_TRIES + 1):
+            row = known if attempt == 1 and known is not None else (
+                self.journal.get_order(order_id))
+            if row is None:
+                return None
+            change = apply_document(row, doc, link.config, self.clock.now())
+            try:
+                self.journal.save_order(change.row)
+                return row, change
+            except ConcurrentUpdate:
+                if attempt == SAVE_TRIES:
+                    raise  # the whole file is tried again on the next pass
+        return None
 
     def _move(self, link: PartnerLink, remote: RemoteFile, folder: str,
               reason: str | None) -> None:

@@ -15,6 +15,15 @@ holds our bytes (renamed, the reply was lost), or neither is there (renamed, and
 partner already took the file). In each case the order is delivered exactly once.
 Only failures of the order's own file use up attempts; an unreachable partner holds
 its orders queued.
+
+Several daemons: a claim is a lease on the row. Every save names the row version it
+read, and the claims are renewed right before publishing and again before journalling
+the outcome, so a file is published, and its delivery journalled, only by the daemon
+whose lease was just confirmed. A daemon that finds its claim taken over (it stalled
+past its lease) leaves the order to the new holder, which settles it the way a restart
+after a crash does: same name, same bytes, one file. One that finds the row changed by
+someone else while it still holds the claim (the partner's ack, ingested by another
+daemon, overtook our own "sent") applies its change to the row as it is now.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import contextlib
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from filebridge.clock import Clock
@@ -31,11 +41,13 @@ from filebridge.engine.backoff import compute_backoff
 from filebridge.engine.events import EventHub, OrderEvent
 from filebridge.engine.link import PartnerLink
 from filebridge.errors import (
+    ConcurrentUpdate,
     FileAlreadyExists,
     PartnerUnreachable,
     RemoteFileMissing,
     TransportError,
 )
+from filebridge.formats.base import Codec
 from filebridge.journal.base import Journal
 from filebridge.model import (
     AlertKind,
@@ -50,6 +62,12 @@ from filebridge.model import (
 
 log = logging.getLogger("filebridge.outbox")
 
+SAVE_TRIES = 5  # re-reads after a concurrent write before giving up for this tick
+
+
+class _ClaimLost(Exception):
+    """Another daemon holds the order now (ours expired): leave the file to it."""
+
 
 def order_file_name(order_id: str, sequence: int, extension: str) -> str:
     """``ORDER_<OrderId>_<Sequence>.<xml|csv>`` (the contract's file name)."""
@@ -59,6 +77,16 @@ def order_file_name(order_id: str, sequence: int, extension: str) -> str:
 def batch_file_name(now: datetime) -> str:
     """``ORDERS_<batch id>.csv``: time-ordered and unique."""
     return f"ORDERS_{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}.csv"
+
+
+def with_rendered_file(row: OrderRow, codec: Codec) -> OrderRow:
+    """The row with its instruction file rendered: name, bytes, and the temp-name token.
+    Rendered once (at submit, or at dispatch for batches and resends): every retry
+    sends the same name and bytes."""
+    return row.model_copy(update={
+        "file_name": order_file_name(row.order_id, row.order.sequence, codec.extension),
+        "file_content": codec.encode([row.order]),
+        "upload_token": secrets.token_hex(8), "staged_at": None})
 
 
 class Outbox:
@@ -94,23 +122,38 @@ class Outbox:
         )
         if not rows:
             return 0
-        with self.journal.transaction():
-            rows = self._render(link, rows, now)
+        try:
+            with self.journal.transaction():
+                rows = self._render(link, rows, now)
+        except ConcurrentUpdate:
+            # the rows changed under the claim (a resend, a takeover): render afresh
+            # on a later tick rather than send a batch that holds someone else's order
+            for row in rows:
+                self.journal.release_claim(row.order_id, self.claimant)
+            return 0
         files: dict[str, list[OrderRow]] = {}
         for row in rows:
             files.setdefault(row.file_name or "", []).append(row)
         failures = self._stage(link, files)
+        held = self._renew(files)  # publish inside a fresh lease
+        for name, group in files.items():
+            if name not in failures and any(row.order_id not in held for row in group):
+                failures[name] = _ClaimLost(name)
         outcomes = self._publish(link, {name: group for name, group in files.items()
                                         if name not in failures})
         outcomes.update(failures)
+        held = self._renew(files)  # and journal the outcomes inside one
         sent = 0
         unreachable: PartnerUnreachable | None = None
         with self.journal.transaction():
             for name, group in files.items():
                 outcome = outcomes[name]
                 for row in group:
-                    if isinstance(outcome, PartnerUnreachable):
-                        unreachable = outcome
+                    if row.order_id not in held:
+                        continue  # taken over: the new holder settles and journals it
+                    if isinstance(outcome, PartnerUnreachable | _ClaimLost):
+                        if isinstance(outcome, PartnerUnreachable):
+                            unreachable = outcome
                         self.journal.release_claim(row.order_id, self.claimant)
                     elif isinstance(outcome, str):
                         self._mark_sent(link, row, outcome)
@@ -136,18 +179,15 @@ class Outbox:
                 rendered[row.order_id] = row.model_copy(update=batch)
         else:
             for row in fresh:
-                rendered[row.order_id] = row.model_copy(update={
-                    "file_name": order_file_name(row.order_id, row.order.sequence,
-                                                 link.codec.extension),
-                    "file_content": link.codec.encode([row.order]),
-                    "upload_token": secrets.token_hex(8), "staged_at": None})
+                rendered[row.order_id] = with_rendered_file(row, link.codec)
         for row in rendered.values():
-            self.journal.save_order(row)
+            self.journal.save_order(row)  # ConcurrentUpdate: the caller gives all back
         return [rendered.get(row.order_id, row) for row in rows]
 
     def _stage(self, link: PartnerLink, files: dict[str, list[OrderRow]]
                ) -> dict[str, Exception]:
-        """Write the temps of files not staged yet; journal which are. Returns failures."""
+        """Write the temps of files not staged yet; journal which are. Returns failures; a
+        file with a row whose claim was taken over fails with ``_ClaimLost``."""
         todo = [(name, group[0]) for name, group in files.items() if group[0].staged_at is None]
         if not todo:
             return {}
@@ -155,15 +195,55 @@ class Outbox:
             (name, row.upload_token or "", row.file_content or b"") for name, row in todo])
         failures: dict[str, Exception] = {}
         now = self.clock.now()
+        staged: dict[str, object] = {"staged_at": now}
         with self.journal.transaction():
             for (name, _), result in zip(todo, results, strict=True):
                 if isinstance(result, Exception):
                     failures[name] = result
                     continue
                 for index, row in enumerate(files[name]):
-                    files[name][index] = row = row.model_copy(update={"staged_at": now})
-                    self.journal.save_order(row)
+                    held = self._save_held(row, lambda _: staged)
+                    if held is None:
+                        failures[name] = _ClaimLost(name)
+                    else:
+                        files[name][index] = held
         return failures
+
+    def _renew(self, files: dict[str, list[OrderRow]]) -> set[str]:
+        """Renew the claims on every row; the ids still held (their rows' versions are
+        brought up to date). A row taken over by another daemon is no longer ours to
+        publish or to journal: the daemon holding it now settles it."""
+        rows = [row for group in files.values() for row in group]
+        renewed = self.journal.renew_claims(
+            [row.order_id for row in rows], self.claimant, self.clock.now() + self.lease)
+        for row in rows:
+            if row.order_id in renewed:
+                row.version = renewed[row.order_id]
+            else:
+                log.warning("order %s was taken over by another daemon; leaving it to it",
+                            row.order_id, extra={"order_id": row.order_id,
+                                                 "event": "claim_lost"})
+        return set(renewed)
+
+    def _save_held(self, row: OrderRow, change: Callable[[OrderRow], dict[str, object]]
+                   ) -> OrderRow | None:
+        """Save ``change(row)`` over the row. When another process wrote the row since
+        it was read, read it again and apply the change to what is there now, as long
+        as this daemon still holds the claim. None: the claim is lost, nothing written."""
+        for _ in range(SAVE_TRIES):
+            updated = row.model_copy(update=change(row))
+            try:
+                self.journal.save_order(updated)
+                return updated
+            except ConcurrentUpdate:
+                fresh = self.journal.get_order(row.order_id)
+                if fresh is None or fresh.claimed_by != self.claimant:
+                    log.warning("order %s was taken over by %s; leaving it to them",
+                                row.order_id, fresh.claimed_by if fresh else "nobody",
+                                extra={"order_id": row.order_id, "event": "claim_lost"})
+                    return None
+                row = fresh
+        raise ConcurrentUpdate(row.order_id, row.version)
 
     def _publish(self, link: PartnerLink, files: dict[str, list[OrderRow]]
                  ) -> dict[str, str | Exception]:
@@ -220,19 +300,29 @@ class Outbox:
     def _mark_sent(self, link: PartnerLink, row: OrderRow, path: str) -> None:
         now = self.clock.now()
         attempt = row.attempts + 1
+        # the file is out: it is journalled whatever the row says now
         record = self._record(link, row, ExchangeStatus.OK, attempt, None)
-        self.journal.save_order(row.model_copy(update={
-            "state": OrderState.SENT, "sent_at": now, "updated_at": now, "file_path": path,
-            "ack_due_at": now + link.config.ack_timeout, "last_error": None,
-            "claimed_by": None, "claim_expires_at": None,
-        }))
+
+        def sent(current: OrderRow) -> dict[str, object]:
+            update: dict[str, object] = {
+                "sent_at": now, "updated_at": now, "file_path": path, "last_error": None,
+                "claimed_by": None, "claim_expires_at": None}
+            if current.state is OrderState.QUEUED:  # else an answer already overtook it
+                update.update(state=OrderState.SENT,
+                              ack_due_at=now + link.config.ack_timeout)
+            return update
+
+        saved = self._save_held(row, sent)
+        state = saved.state if saved is not None else OrderState.SENT
         self.journal.add_event(row.order_id, TimelineEntry(
-            at=now, event="exchange", state=OrderState.SENT, exchange_id=record.id,
+            at=now, event="exchange", exchange_id=record.id,
+            state=OrderState.SENT if state is OrderState.SENT else None,
             detail=f"sent {row.file_name} (attempt {attempt})"))
-        self.alerts.resolve(AlertKind.SEND_FAILED, link.name, row.order_id)
+        if saved is not None and state is OrderState.SENT:
+            self.alerts.resolve(AlertKind.SEND_FAILED, link.name, row.order_id)
         log.info("sent %s", row.file_name,
                  extra={"partner": link.name, "order_id": row.order_id, "event": "sent"})
-        self.events.emit("sent", OrderEvent("sent", row.order_id, link.name, OrderState.SENT))
+        self.events.emit("sent", OrderEvent("sent", row.order_id, link.name, state))
 
     def _mark_failed(self, link: PartnerLink, row: OrderRow, error: Exception | None) -> None:
         now = self.clock.now()
@@ -250,14 +340,17 @@ class Outbox:
         exhausted = attempt >= policy.max_attempts
         update: dict[str, object] = {
             "attempts": attempt, "updated_at": now, "last_error": text,
-            "claimed_by": None, "claim_expires_at": None,
+            "claimed_by": None, "claim_expires_at": None, "staged_at": row.staged_at,
         }
         if exhausted:
             update.update(state=OrderState.SEND_FAILED, next_attempt_at=None)
         else:
             delay = compute_backoff(attempt, policy.backoff_initial, policy.backoff_max)
             update["next_attempt_at"] = now + delay
-        self.journal.save_order(row.model_copy(update=update))
+        released: dict[str, object] = {"claimed_by": None, "claim_expires_at": None}
+        saved = self._save_held(row, lambda current: update if (
+            current.state is OrderState.QUEUED) else released)
+        exhausted = exhausted and saved is not None and saved.state is OrderState.SEND_FAILED
         detail = f"attempt {attempt} of {policy.max_attempts} failed: {text}"
         self.journal.add_event(row.order_id, TimelineEntry(
             at=now, event="exchange", exchange_id=record.id, detail=detail,

@@ -1,7 +1,12 @@
 """One engine tick: for each partner dispatch, detect pickups and ingest; then deadlines
 and escalation. Nothing a partner does (or fails to do) can stop the loop: every
 partner's work is guarded, and a partner that cannot be reached is tracked and alerted
-on, while its orders wait, queued, without using up attempts."""
+on, while its orders wait, queued, without using up attempts.
+
+Several daemons may share the journal and the partners' folders: each tick refreshes
+this daemon's heartbeat, and pickup detection writes a row only over the version it
+read, so a state another daemon has just recorded (an ack ingested there) is never
+turned back to ``picked_up``."""
 
 from __future__ import annotations
 
@@ -14,16 +19,23 @@ from filebridge.engine.alerts import AlertDesk
 from filebridge.engine.deadlines import DeadlineWatch
 from filebridge.engine.escalation import Escalator
 from filebridge.engine.events import EventHub, OrderEvent
+from filebridge.engine.heartbeat import Heartbeat
 from filebridge.engine.inbox import Inbox
 from filebridge.engine.link import PartnerLink
 from filebridge.engine.outbox import Outbox
-from filebridge.errors import HostKeyMismatch, PartnerUnreachable, TransportError
+from filebridge.errors import (
+    ConcurrentUpdate,
+    HostKeyMismatch,
+    PartnerUnreachable,
+    TransportError,
+)
 from filebridge.journal.base import Journal
 from filebridge.model import AlertKind, OrderState, TimelineEntry
 
 log = logging.getLogger("filebridge.engine")
 
 IN_FLIGHT_POLL = timedelta(seconds=5)
+SAVE_TRIES = 5  # re-reads of a row another daemon keeps writing, before leaving it
 
 
 @dataclass
@@ -47,7 +59,8 @@ class Engine:
 
     def __init__(self, journal: Journal, links: list[PartnerLink], outbox: Outbox,
                  inbox: Inbox, deadlines: DeadlineWatch, escalator: Escalator,
-                 alerts: AlertDesk, events: EventHub, clock: Clock) -> None:
+                 alerts: AlertDesk, events: EventHub, clock: Clock,
+                 heartbeat: Heartbeat | None = None) -> None:
         self.journal = journal
         self.links = links
         self.outbox = outbox
@@ -57,9 +70,15 @@ class Engine:
         self.alerts = alerts
         self.events = events
         self.clock = clock
+        self.heartbeat = heartbeat
 
     def tick(self, force_poll: bool = False) -> TickReport:
         report = TickReport()
+        if self.heartbeat is not None:
+            try:
+                self.heartbeat.beat(self.clock.now())
+            except Exception:
+                log.exception("could not record the heartbeat; continuing")
         for link in self.links:
             self._partner_tick(link, report, force_poll)
         partners = {link.name for link in self.links}
@@ -135,22 +154,44 @@ class Engine:
         now = self.clock.now()
         picked: list[str] = []
         with self.journal.transaction():
-            for name in gone:
-                for order_id in awaiting[name]:
-                    row = self.journal.get_order(order_id)
-                    if row is None or row.state is not OrderState.SENT:
-                        continue
-                    self.journal.save_order(row.model_copy(update={
-                        "state": OrderState.PICKED_UP, "picked_up_at": now,
-                        "updated_at": now}))
-                    self.journal.add_event(order_id, TimelineEntry(
-                        at=now, event="state", state=OrderState.PICKED_UP,
-                        detail=f"{name} left {link.config.orders_dir}"))
-                    picked.append(order_id)
+            # in one order on every daemon, so two of them never wait on each other
+            for name in sorted(gone):
+                for order_id in sorted(awaiting[name]):
+                    if self._mark_picked_up(link, order_id, name, now):
+                        self.journal.add_event(order_id, TimelineEntry(
+                            at=now, event="state", state=OrderState.PICKED_UP,
+                            detail=f"{name} left {link.config.orders_dir}"))
+                        picked.append(order_id)
         for order_id in picked:
             self.events.emit("picked_up", OrderEvent(
                 "picked_up", order_id, link.name, OrderState.PICKED_UP))
         return len(picked)
+
+    def _mark_picked_up(self, link: PartnerLink, order_id: str, name: str,
+                        now: datetime) -> bool:
+        """``sent`` -> ``picked_up``, written over the version read. A row that moved on
+        meanwhile (another daemon recorded the pickup or an answer) is left as it is."""
+        for _ in range(SAVE_TRIES):
+            row = self.journal.get_order(order_id)
+            if row is None or row.state is not OrderState.SENT or row.file_name != name:
+                return False
+            try:
+                self.journal.save_order(row.model_copy(update={
+                    "state": OrderState.PICKED_UP, "picked_up_at": now, "updated_at": now}))
+                return True
+            except ConcurrentUpdate:
+                continue  # read it again: it may have moved on
+        log.warning("order %s keeps changing; pickup left for the next pass", order_id,
+                    extra={"partner": link.name, "order_id": order_id})
+        return False
+
+    def close(self) -> None:
+        """Say goodbye: remove this daemon's heartbeat row."""
+        if self.heartbeat is not None:
+            try:
+                self.heartbeat.stop()
+            except Exception:
+                log.exception("could not remove the heartbeat")
 
     def next_wake(self) -> datetime | None:
         """The earliest time a partner wants polling again (the serve loop sleeps until)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from pydantic import ValidationError
 
 from filebridge.errors import Problem
@@ -15,3 +18,44 @@ def validation_problems(exc: ValidationError) -> list[Problem]:
         message = str(error["msg"]).removeprefix("Value error, ")
         problems.append(Problem(message, field=field))
     return problems
+
+
+def cross_field_problems(raw: Any) -> list[Problem]:
+    """The order rules that span fields, checked on raw input.
+
+    pydantic runs a model's cross-field validators only once every field is valid, so an
+    order with a bad quantity *and* a missing container id would report the second only
+    after the first is fixed. The API promises every problem at once: these checks run
+    beside the field errors, on whatever parts of the input are readable.
+    """
+    if not isinstance(raw, dict):
+        return []
+    problems: list[Problem] = []
+    container = raw.get("container") if isinstance(raw.get("container"), dict) else {}
+    action = raw.get("action")
+    if isinstance(action, str) and action != "deliver" and not container.get("container_id"):
+        problems.append(Problem(f"is required for action {action!r}",
+                                field="container.container_id"))
+    fraction = container.get("fraction") if isinstance(container.get("fraction"), dict) else {}
+    ewc = fraction.get("ewc_code")
+    if isinstance(ewc, str) and ewc.endswith("*") and fraction.get("hazardous") in (
+            False, "false", "0", 0):
+        problems.append(Problem(f"EWC code {ewc!r} marks hazardous waste, so hazardous "
+                                f"must be true", field="container.fraction.hazardous"))
+    window = raw.get("window") if isinstance(raw.get("window"), dict) else {}
+    earliest, latest = _moment(window.get("earliest")), _moment(window.get("latest"))
+    if earliest and latest and latest <= earliest:
+        problems.append(Problem("latest must be after earliest", field="window.latest"))
+    return problems
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else None
+    return None

@@ -136,6 +136,12 @@ class Transport(ABC):
         overwrite. Returns the new path."""
 
     @abstractmethod
+    def remove(self, path: str) -> None:
+        """Delete one file: housekeeping (``filebridge prune`` on the archive folder), never
+        the exchange itself. A folder is refused; ``RemoteFileMissing`` if the file is not
+        there."""
+
+    @abstractmethod
     def exists(self, path: str) -> bool:
         """Whether the file is still there (pickup detection for instruction files)."""
 

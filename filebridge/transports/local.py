@@ -65,7 +65,7 @@ from filebridge.transports.paths import (
 log = logging.getLogger(__name__)
 # watchdog warns when an event comes in while its emitter thread is stopping (our
 # close()); the event is for a bridge that is shutting down, so there is nothing to act on.
-logging.getLogger("watchdog.observers.inotify").setLevel(logging.ERROR)
+logging.getLogger("watchdog.observers.inotify").setLevel(logging.CRITICAL)
 
 # Errors that mean the storage itself is gone (stale NFS handle, dead FUSE mount).
 _UNREACHABLE_ERRNOS = frozenset({
@@ -96,18 +96,6 @@ class LocalTransport(Transport):
         return f"LocalTransport({str(self.root)!r})"
 
     # -- the port's verbs
-    def put_atomic(self, folder: str, name: str, data: bytes) -> str:
-        parts = split_relative(folder, "folder")
-        path = child_path("/".join(parts), checked_name(name))
-        with (self._errors("write", path, writes_in=(folder,)),
-              self._folder(parts, create=True) as dir_fd):
-            try:
-                posixfs.write_new(dir_fd, name, data)
-            except FileExistsError as exc:
-                raise FileAlreadyExists(
-                    f"{path} already exists; filebridge never overwrites a file") from exc
-        return path
-
     def stage(self, folder: str, name: str, token: str, data: bytes) -> str:
         parts = split_relative(folder, "folder")
         temp = temp_name(checked_name(name), token)
@@ -176,6 +164,14 @@ class LocalTransport(Transport):
                     posixfs.fsync_dir(src_fd)
                     return child_path("/".join(target), candidate)
         raise TransportError(f"cannot move {path}: no free name left in {folder}")
+
+    def remove(self, path: str) -> None:
+        folder, name = split_file(path)
+        with (self._errors("remove", path, writes_in=("/".join(folder),)),
+              self._folder(folder) as dir_fd):
+            if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                raise TransportError(f"cannot remove {path}: it is a folder")
+            os.unlink(name, dir_fd=dir_fd)  # a link is removed itself, never its target
 
     def exists(self, path: str) -> bool:
         folder, name = split_file(path)

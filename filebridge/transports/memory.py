@@ -50,8 +50,8 @@ from filebridge.transports.paths import (
 
 log = logging.getLogger(__name__)
 
-OPERATIONS = frozenset({"put_atomic", "stage", "publish", "list", "read", "move", "exists",
-                        "ensure_folders", "check", "watch"})
+OPERATIONS = frozenset({"put_atomic", "stage", "publish", "list", "read", "move", "remove",
+                        "exists", "ensure_folders", "check", "watch"})
 Clock = Callable[[], float]
 T = TypeVar("T")
 
@@ -340,6 +340,18 @@ class MemoryTransport(FaultPlan, Transport):
             return new
 
         return self._run("move", move)
+
+    def remove(self, path: str) -> None:
+        key = self.store._key(path)
+
+        def remove() -> None:
+            with self.store._mutex:
+                if key in self.store._folders:
+                    raise TransportError(f"cannot remove {key}: it is a folder")
+                if self.store._files.pop(key, None) is None:
+                    raise RemoteFileMissing(f"cannot remove {key}: no such file")
+
+        self._run("remove", remove)
 
     def exists(self, path: str) -> bool:
         key = self.store._key(path)

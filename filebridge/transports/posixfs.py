@@ -86,16 +86,8 @@ def write_new(dir_fd: int, name: str, data: bytes) -> None:
     failure (a crash leaves it behind, and its name is ignored by every reader).
     """
     temp = f"{name}.{secrets.token_hex(8)}.part"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 FILE_MODE, dir_fd=dir_fd)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_temp(dir_fd, temp, data)
         rename_noreplace(dir_fd, temp, dir_fd, name)
     except BaseException:
         unlink_quietly(temp, dir_fd)

@@ -191,6 +191,23 @@ class SftpTransport(Transport):
         remote = posixpath.join(join(self.root, folder), name)
         return self._session.run(f"looking for {path}", lambda client: is_present(client, remote))
 
+    def remove(self, path: str) -> None:
+        folder, name = split_file(path)
+        remote = posixpath.join(join(self.root, folder), name)
+
+        def delete(client: paramiko.SFTPClient) -> None:
+            try:
+                attrs = client.lstat(remote)
+            except OSError as exc:
+                if is_missing(client, exc):
+                    raise RemoteFileMissing(f"cannot remove {path}: it is gone") from exc
+                raise
+            if attrs.st_mode is not None and stat.S_ISDIR(attrs.st_mode):
+                raise TransportError(f"cannot remove {path}: it is a folder")
+            client.remove(remote)  # a link is removed itself, never its target
+
+        self._session.run(f"removing {path}", delete)
+
     # -- inbound ----------------------------------------------------------------------
 
     def list(self, folder: str) -> list[RemoteFile]:

@@ -42,8 +42,9 @@ def test_send_run_log_and_show_tell_the_whole_story(fb: Invoke, tmp_path: Path) 
 def test_status_json_has_the_contract_shape(fb: Invoke, tmp_path: Path) -> None:
     fb("send", str(order_file(tmp_path, "ORD-1")), str(order_file(tmp_path, "ORD-2")))
     status = as_json(fb("status", "--json"))
+    # the contract's keys, plus the daemons sharing the journal (none running here)
     assert status == {"partners": {"hauler": {"queued": 2}}, "alerts_open": 0,
-                      "alerts_unacknowledged": 0, "overdue": 0}
+                      "alerts_unacknowledged": 0, "overdue": 0, "daemons": []}
     assert "queued" in fb("status").stdout
 
 
@@ -69,6 +70,8 @@ def test_send_accepts_xml_and_csv_order_files(fb: Invoke, tmp_path: Path) -> Non
 def test_unknown_ids_exit_3(fb: Invoke) -> None:
     result = fb("show", "NOPE")
     assert result.exit_code == 3 and "NOPE" in result.stderr
+    unknown_partner = fb("log", "--partner", "nobody")
+    assert unknown_partner.exit_code == 3 and "nobody" in unknown_partner.stderr
     assert fb("resend", "NOPE").exit_code == 3
     assert fb("alerts", "ack", "999").exit_code == 3
 
@@ -132,6 +135,9 @@ def test_init_writes_a_config_that_works(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["init", str(target)]).exit_code == 0
     assert (target / "drop/example/to_partner/orders").is_dir()
+    modes = {path.name: path.stat().st_mode & 0o777
+             for path in [target / "drop/example", *(target / "drop/example").rglob("*")]}
+    assert modes["example"] == 0o700 and modes["to_partner"] & 0o007 == 0
     status = runner.invoke(cli, ["--config", str(target / "filebridge.toml"), "status", "--json"])
     assert status.exit_code == 0 and json.loads(status.stdout)["partners"] == {"example": {}}
     assert runner.invoke(cli, ["init", str(target)]).exit_code == 2

@@ -161,8 +161,8 @@ def test_the_samples_folder_validates_skipping_what_is_not_a_document() -> None:
     assert result.exit_code == 0, result.stdout
     assert "SKIPPED" in result.stdout and "README.md" in result.stdout
     skipped = [entry for entry in as_json(validate("--json", *files)) if "skipped" in entry]
-    assert sorted(Path(entry["file"]).name for entry in skipped) == ["README.md",
-                                                                    "filebridge.toml"]
+    assert sorted(Path(entry["file"]).name for entry in skipped) == [
+        "README.md", "filebridge.service", "filebridge.toml"]
     assert all(entry["valid"] is None for entry in skipped)
 
 

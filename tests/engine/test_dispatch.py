@@ -52,6 +52,20 @@ def test_an_invalid_order_lists_every_problem_and_writes_nothing(world: World) -
     assert world.bridge.exchanges() == []
 
 
+def test_field_and_cross_field_problems_are_listed_together(world: World) -> None:
+    data = make_order("ORD-1", action="swap").model_dump(mode="json")
+    data["container"]["quantity"] = 0
+    data["container"]["container_id"] = None
+    data["window"]["latest"] = data["window"]["earliest"]
+    with pytest.raises(InvalidOrder) as caught:
+        world.bridge.submit(data)
+    fields = {p.field for p in caught.value.problems}
+    assert {"container.quantity", "container.container_id", "window.latest"} <= fields
+    world.bridge.run_once()
+    assert world.files("to_partner/orders") == []
+    assert world.bridge.exchanges() == []
+
+
 def test_dispatch_writes_the_instruction_file_and_records_it(world: World) -> None:
     order = make_order("ORD-7")
     world.bridge.submit(order)

@@ -315,6 +315,62 @@ class TransportContract:
         assert peer.names("") == ["from_partner"]
         assert peer.names(ACKS) == ["ACK_1.xml"]
 
+    # -- stage and publish (the engine's journalled two-step upload)
+    def test_a_staged_file_is_only_a_temp_until_published(
+            self, transport: Transport, peer: Peer) -> None:
+        temp = transport.stage(ORDERS, "ORDER_1_1.xml", "tok1", b"complete")
+        assert peer.names(ORDERS) == ["ORDER_1_1.xml.tok1.part"]
+        assert temp == f"{ORDERS}/ORDER_1_1.xml.tok1.part"
+        path = transport.publish(ORDERS, "ORDER_1_1.xml", "tok1")
+        assert peer.names(ORDERS) == ["ORDER_1_1.xml"]
+        assert peer.read(path) == b"complete"
+
+    def test_staging_again_replaces_a_partial_temp(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ORDERS}/ORDER_1_1.xml.tok1.part", b"half")
+        transport.stage(ORDERS, "ORDER_1_1.xml", "tok1", b"the whole file")
+        transport.publish(ORDERS, "ORDER_1_1.xml", "tok1")
+        assert peer.read(f"{ORDERS}/ORDER_1_1.xml") == b"the whole file"
+
+    def test_publish_never_overwrites_and_keeps_the_temp(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ORDERS}/ORDER_1_1.xml", b"theirs")
+        transport.stage(ORDERS, "ORDER_1_1.xml", "tok1", b"ours")
+        with pytest.raises(FileAlreadyExists):
+            transport.publish(ORDERS, "ORDER_1_1.xml", "tok1")
+        assert peer.read(f"{ORDERS}/ORDER_1_1.xml") == b"theirs"
+        transport.discard(ORDERS, "ORDER_1_1.xml", "tok1")
+        assert peer.names(ORDERS) == ["ORDER_1_1.xml"]
+
+    def test_publish_without_a_temp_says_it_is_missing(
+            self, transport: Transport, peer: Peer) -> None:
+        transport.ensure_folders([ORDERS])
+        with pytest.raises(RemoteFileMissing):
+            transport.publish(ORDERS, "ORDER_1_1.xml", "never-staged")
+        assert peer.names(ORDERS) == []
+
+    def test_bulk_stage_and_publish_give_one_result_per_file(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ORDERS}/ORDER_2_1.xml", b"taken")
+        items = [(f"ORDER_{n}_1.xml", f"t{n}", f"order {n}".encode()) for n in range(1, 4)]
+        assert all(isinstance(r, str) for r in transport.stage_many(ORDERS, items))
+        results = transport.publish_many(ORDERS, [(name, token) for name, token, _ in items])
+        assert results[0] == f"{ORDERS}/ORDER_1_1.xml"
+        assert isinstance(results[1], FileAlreadyExists)
+        assert results[2] == f"{ORDERS}/ORDER_3_1.xml"
+        assert peer.read(f"{ORDERS}/ORDER_3_1.xml") == b"order 3"
+
+    # -- remove (archive housekeeping)
+    def test_remove_deletes_a_file_and_refuses_a_folder(
+            self, transport: Transport, peer: Peer) -> None:
+        peer.write(f"{ARCHIVE}/ACK_1.xml", b"old")
+        transport.remove(f"{ARCHIVE}/ACK_1.xml")
+        assert peer.names(ARCHIVE) == []
+        with pytest.raises(RemoteFileMissing):
+            transport.remove(f"{ARCHIVE}/ACK_1.xml")
+        with pytest.raises(TransportError):
+            transport.remove("from_partner")
+
     def test_close_twice_is_fine(self, transport: Transport) -> None:
         transport.close()
         transport.close()
