@@ -31,22 +31,27 @@ def cross_field_problems(raw: Any) -> list[Problem]:
     if not isinstance(raw, dict):
         return []
     problems: list[Problem] = []
-    container = raw.get("container") if isinstance(raw.get("container"), dict) else {}
+    container = _group(raw, "container")
     action = raw.get("action")
     if isinstance(action, str) and action != "deliver" and not container.get("container_id"):
         problems.append(Problem(f"is required for action {action!r}",
                                 field="container.container_id"))
-    fraction = container.get("fraction") if isinstance(container.get("fraction"), dict) else {}
+    fraction = _group(container, "fraction")
     ewc = fraction.get("ewc_code")
     if isinstance(ewc, str) and ewc.endswith("*") and fraction.get("hazardous") in (
             False, "false", "0", 0):
         problems.append(Problem(f"EWC code {ewc!r} marks hazardous waste, so hazardous "
                                 f"must be true", field="container.fraction.hazardous"))
-    window = raw.get("window") if isinstance(raw.get("window"), dict) else {}
+    window = _group(raw, "window")
     earliest, latest = _moment(window.get("earliest")), _moment(window.get("latest"))
     if earliest and latest and latest <= earliest:
         problems.append(Problem("latest must be after earliest", field="window.latest"))
     return problems
+
+
+def _group(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _moment(value: Any) -> datetime | None:
