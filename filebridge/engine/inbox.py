@@ -8,6 +8,10 @@ place: the archive (applied, or a duplicate) or the error folder with a reason f
 crash in between is healed by recognising the already-journalled file on the next
 pass (same path and hash, journalled after its mtime) and just finishing the move.
 
+Files are handled a chunk at a time: the chunk's files are downloaded together (over
+several channels on SFTP), each gets its verdict, every verdict of the chunk is
+journalled in one transaction, and then the files are moved together.
+
 Several daemons may watch the same folders. Files are claimed in the journal (by path,
 size and mtime, with a lease), a few at a time, before they are read, and the claims are
 dropped at the end of the pass, when the files have moved; a daemon that finds a file
@@ -24,38 +28,37 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 from filebridge.clock import Clock
 from filebridge.engine.alerts import AlertDesk
 from filebridge.engine.correlate import Change, apply_document
 from filebridge.engine.events import EventHub, OrderEvent
 from filebridge.engine.link import PartnerLink, SettleState
+from filebridge.engine.verdict import Verdict, decide, healed, order_id_of, refuse
 from filebridge.errors import (
     ConcurrentUpdate,
-    DocumentError,
     PartnerUnreachable,
     RemoteFileMissing,
     TransportError,
 )
-from filebridge.formats.base import Codec, codec_for
 from filebridge.journal.base import Journal
 from filebridge.model import (
-    Acknowledgement,
     AlertKind,
     Direction,
     Document,
     DocumentKind,
     ExchangeRecord,
     ExchangeStatus,
-    Order,
-    OrderResult,
     OrderRow,
     TimelineEntry,
 )
-from filebridge.transports.base import TEMP_SUFFIXES, RemoteFile, is_ignored_name
+from filebridge.transports.base import (
+    REASON_SUFFIX,
+    TEMP_SUFFIXES,
+    RemoteFile,
+    is_ignored_name,
+)
 
 log = logging.getLogger("filebridge.inbox")
 
@@ -63,18 +66,6 @@ STALE_TEMP_AFTER = timedelta(hours=1)
 DEFAULT_LEASE = timedelta(minutes=5)
 CLAIM_CHUNK = 16  # files claimed per statement: few enough that daemons share a folder
 SAVE_TRIES = 5  # re-reads of an order another daemon keeps writing, before giving up
-
-
-@dataclass
-class _Verdict:
-    """What happens to one inbound file: its records, and where it goes."""
-
-    records: list[ExchangeRecord]
-    folder: str
-    reason: str | None
-    apply: list[Document] = field(default_factory=list)
-    # the orders as read while matching: the first write of each goes over that version
-    rows: dict[str, OrderRow] = field(default_factory=dict)
 
 
 class Inbox:
@@ -111,13 +102,8 @@ class Inbox:
             while ready:
                 claimed = self._claim(link, ready[:CLAIM_CHUNK])
                 ready = ready[CLAIM_CHUNK:]
-                renew_at = self.clock.now() + self.lease / 2
-                for index, remote in enumerate(claimed):
-                    if index and self.clock.now() >= renew_at:
-                        # a slow chunk: renew the rest before its lease can run out
-                        ready = claimed[index:] + ready
-                        break
-                    handled += self._guarded(link, remote)
+                if claimed:
+                    handled += self._guarded(link, claimed)
         finally:
             self._release(link)
         return handled
@@ -172,140 +158,111 @@ class Inbox:
                   "upload may have been interrupted"))
         self.events.emit("exchange", record)
 
-    # -- one file ----------------------------------------------------------------
-    def _guarded(self, link: PartnerLink, remote: RemoteFile) -> int:
-        """One file's failure must not keep the others waiting: a transport problem
-        about this file, or a bug, is logged and the file is tried again next pass;
-        losing touch with the partner ends the pass (the caller tracks that)."""
+    # -- one chunk ---------------------------------------------------------------
+    def _guarded(self, link: PartnerLink, files: list[RemoteFile]) -> int:
+        """One chunk's failure must not keep the others waiting: a bug or a journal
+        conflict is logged and the chunk's files stay for the next pass; losing touch
+        with the partner ends the pass (the caller tracks that)."""
         try:
-            return self._ingest_file(link, remote)
+            return self._ingest_chunk(link, files)
         except PartnerUnreachable:
             raise
-        except TransportError as exc:
-            log.error("could not ingest %s: %s", remote.path, exc,
-                      extra={"partner": link.name, "file": remote.name, "event": "ingest_failed"})
         except Exception:
-            log.exception("unexpected error ingesting %s; it stays in place for the next pass",
-                          remote.path, extra={"partner": link.name, "file": remote.name})
+            log.exception("unexpected error ingesting %d file(s) of %s; they stay in place "
+                          "for the next pass", len(files), link.name,
+                          extra={"partner": link.name, "event": "ingest_failed"})
         return 0
 
-    def _ingest_file(self, link: PartnerLink, remote: RemoteFile) -> int:
-        policy = link.config
-        now = self.clock.now()
-        if remote.size > policy.max_inbound_size:
-            verdict = self._refuse(link, remote, None, None,
-                                   f"file is {remote.size} bytes, over the limit of "
-                                   f"{policy.max_inbound_size} (max_inbound_size); not read")
-            return self._finish(link, remote, verdict)
-        try:
-            data = link.transport.read(remote.path, policy.max_inbound_size)
-        except RemoteFileMissing:
-            return 0  # the partner took it back; nothing to do
-        sha = hashlib.sha256(data).hexdigest()
-        earlier = self.journal.last_inbound_record(link.name, remote.path, sha)
-        if earlier is not None and earlier.at.timestamp() >= remote.mtime:
-            # Journalled before a crash, not yet moved: finish the move, apply nothing.
-            folder = policy.archive_dir if earlier.status in (
-                ExchangeStatus.OK, ExchangeStatus.DUPLICATE) else policy.error_dir
-            self._move(link, remote, folder, earlier.error)
-            return 1
-        if not data:
-            verdict = self._refuse(link, remote, data, sha, "empty file (0 bytes)")
-            return self._finish(link, remote, verdict)
-        try:
-            documents = _codec_for_bytes(data, link).decode(data)
-        except DocumentError as exc:
-            verdict = self._refuse(link, remote, data, sha, str(exc))
-            return self._finish(link, remote, verdict)
-        verdict = self._correlate(link, remote, data, sha, documents, now)
-        return self._finish(link, remote, verdict)
-
-    def _refuse(self, link: PartnerLink, remote: RemoteFile, data: bytes | None,
-                sha: str | None, reason: str) -> _Verdict:
-        record = ExchangeRecord(
-            at=self.clock.now(), partner=link.name, direction=Direction.IN,
-            document=DocumentKind.UNKNOWN, file_name=remote.name, path=remote.path,
-            size=len(data) if data is not None else remote.size, sha256=sha,
-            status=ExchangeStatus.QUARANTINED, error=reason)
-        return _Verdict([record], link.config.error_dir, reason)
-
-    def _correlate(self, link: PartnerLink, remote: RemoteFile, data: bytes, sha: str,
-                   documents: list[Document], now: datetime) -> _Verdict:
-        """Match every document to its order; a file with any unknown order applies nothing."""
-        base = {"at": now, "partner": link.name, "direction": Direction.IN,
-                "file_name": remote.name, "path": remote.path, "size": len(data), "sha256": sha}
-        rows = self._orders_of(link, {order_id_of(doc) for doc in documents})
-        unknown = sorted({order_id_of(doc) for doc in documents} - set(rows))
-        if unknown:
-            reason = f"unknown order id(s) for partner {link.name}: {', '.join(unknown)}"
-            records = [ExchangeRecord(
-                **base, document=DocumentKind(doc.kind), order_id=order_id_of(doc),
-                message_id=doc.message_id,
-                status=ExchangeStatus.UNMATCHED if order_id_of(doc) in unknown
-                else ExchangeStatus.QUARANTINED,
-                error=reason if order_id_of(doc) in unknown
-                else f"not applied: the same file holds {reason}") for doc in documents]
-            return _Verdict(records, link.config.error_dir, reason)
-        records = []
-        to_apply: list[Document] = []
-        seen_in_file: set[str] = set()
-        for doc in documents:
-            order_id = order_id_of(doc)
-            duplicate = doc.message_id in seen_in_file or self.journal.inbound_message_seen(
-                link.name, doc.message_id)
-            seen_in_file.add(doc.message_id)
-            records.append(ExchangeRecord(
-                **base, document=DocumentKind(doc.kind), order_id=order_id,
-                message_id=doc.message_id,
-                status=ExchangeStatus.DUPLICATE if duplicate else ExchangeStatus.OK,
-                error=f"MessageId {doc.message_id} was already processed" if duplicate
-                else None))
-            if not duplicate:
-                to_apply.append(doc)
-        return _Verdict(records, link.config.archive_dir, None, to_apply, rows)
-
-    def _orders_of(self, link: PartnerLink, order_ids: set[str]) -> dict[str, OrderRow]:
-        """The partner's orders among ``order_ids``; the others are unknown to it."""
-        found = {}
-        for order_id in sorted(order_ids):
-            row = self.journal.get_order(order_id)
-            if row is not None and row.partner == link.name:
-                found[order_id] = row
-        return found
-
-    def _finish(self, link: PartnerLink, remote: RemoteFile, verdict: _Verdict) -> int:
-        """Journal the records and state changes in one transaction, then move the file."""
+    def _ingest_chunk(self, link: PartnerLink, files: list[RemoteFile]) -> int:
+        verdicts = self._decide(link, files)
         emitted: list[OrderEvent] = []
+        stored: list[ExchangeRecord] = []
         with self.journal.transaction():
-            stored = [self.journal.add_exchange(rec) for rec in verdict.records]
-            by_message = {rec.message_id: rec for rec in stored if rec.status is ExchangeStatus.OK}
-            for doc in verdict.apply:
-                emitted.extend(self._apply(link, doc, by_message.get(doc.message_id),
-                                           verdict.rows))
-            for rec in stored:
-                if rec.status is not ExchangeStatus.OK and rec.order_id:
-                    self.journal.add_event(rec.order_id, TimelineEntry(
-                        at=rec.at, event="exchange", exchange_id=rec.id,
-                        detail=f"{rec.document.value} {rec.file_name}: {rec.status.value}"
-                               + (f" ({rec.error})" if rec.error else "")))
-            if verdict.folder == link.config.error_dir and verdict.records[0].status in (
-                    ExchangeStatus.QUARANTINED, ExchangeStatus.UNMATCHED):
-                self.alerts.open(
-                    AlertKind.QUARANTINED_FILE, link.name, None,
-                    f"files from {link.name} were refused and moved to "
-                    f"{link.config.error_dir}; latest: {remote.name}",
-                    error=verdict.reason)
-        for rec in stored:
-            log.log(logging.INFO if rec.status is ExchangeStatus.OK else logging.WARNING,
-                    "received %s %s: %s", rec.document.value, rec.file_name, rec.status.value,
-                    extra={"partner": link.name, "order_id": rec.order_id, "event": "received",
-                           "file": rec.file_name, "error": rec.error})
-        self._move(link, remote, verdict.folder, verdict.reason)
-        for rec in stored:
-            self.events.emit("exchange", rec)
+            for verdict in verdicts:
+                records, events = self._journal(link, verdict)
+                stored += records
+                emitted += events
+        for record in stored:
+            log.log(logging.INFO if record.status is ExchangeStatus.OK else logging.WARNING,
+                    "received %s %s: %s", record.document.value, record.file_name,
+                    record.status.value,
+                    extra={"partner": link.name, "order_id": record.order_id,
+                           "event": "received", "file": record.file_name,
+                           "error": record.error})
+        self._move(link, verdicts)
+        for record in stored:
+            self.events.emit("exchange", record)
         for event in emitted:
             self.events.emit(event.event, event)
-        return 1
+        return len(verdicts)
+
+    def _decide(self, link: PartnerLink, files: list[RemoteFile]) -> list[Verdict]:
+        """Download the chunk and judge each file; nothing is written yet."""
+        policy = link.config
+        now = self.clock.now()
+        verdicts: list[Verdict] = []
+        small = [f for f in files if f.size <= policy.max_inbound_size]
+        for remote in files:
+            if remote.size > policy.max_inbound_size:
+                verdicts.append(refuse(remote, policy, None, None,
+                                       f"file is {remote.size} bytes, over the limit of "
+                                       f"{policy.max_inbound_size} (max_inbound_size); "
+                                       f"not read", now))
+        applied: set[str] = set()
+        contents = link.transport.read_many([f.path for f in small], policy.max_inbound_size)
+        for remote, data in zip(small, contents, strict=True):
+            if isinstance(data, PartnerUnreachable):
+                raise data
+            if isinstance(data, RemoteFileMissing):
+                continue  # the partner took it back; nothing to do
+            if isinstance(data, TransportError):
+                log.error("could not read %s: %s", remote.path, data,
+                          extra={"partner": link.name, "file": remote.name,
+                                 "event": "ingest_failed"})
+                continue
+            sha = hashlib.sha256(data).hexdigest()
+            earlier = self.journal.last_inbound_record(link.name, remote.path, sha)
+            if earlier is not None and earlier.at.timestamp() >= remote.mtime:
+                verdicts.append(healed(remote, earlier, policy))
+            else:
+                verdicts.append(decide(remote, policy, data, sha, self.journal, applied, now))
+        return verdicts
+
+    def _journal(self, link: PartnerLink, verdict: Verdict
+                 ) -> tuple[list[ExchangeRecord], list[OrderEvent]]:
+        """Write one verdict inside the chunk's transaction: records, state changes,
+        timeline lines, and the partner's quarantine alert."""
+        if verdict.healed:
+            return [], []
+        stored = [self.journal.add_exchange(rec) for rec in verdict.records]
+        by_message = {rec.message_id: rec for rec in stored if rec.status is ExchangeStatus.OK}
+        emitted: list[OrderEvent] = []
+        for doc in verdict.apply:
+            emitted += self._apply(link, doc, by_message.get(doc.message_id), verdict.rows)
+        for rec in stored:
+            if rec.status is not ExchangeStatus.OK and rec.order_id:
+                self.journal.add_event(rec.order_id, TimelineEntry(
+                    at=rec.at, event="exchange", exchange_id=rec.id,
+                    detail=f"{rec.document.value} {rec.file_name}: {rec.status.value}"
+                           + (f" ({rec.error})" if rec.error else "")))
+        if verdict.refused:
+            self.alerts.open(
+                AlertKind.QUARANTINED_FILE, link.name, None,
+                f"files from {link.name} were refused and moved to "
+                f"{link.config.error_dir}; latest: {verdict.remote.name}",
+                error=verdict.reason)
+        return stored, emitted
+
+    def resolve_cleared_quarantine(self, link: PartnerLink) -> None:
+        """A ``quarantined_file`` alert resolves when its cause is gone: an operator has
+        dealt with every refused file (moved or deleted it from the error folder)."""
+        if not any(a.kind is AlertKind.QUARANTINED_FILE and a.partner == link.name
+                   for a in self.journal.alerts()):
+            return
+        waiting = [f for f in link.transport.list(link.config.error_dir)
+                   if not f.name.endswith(REASON_SUFFIX)]
+        if not waiting:
+            self.alerts.resolve(AlertKind.QUARANTINED_FILE, link.name, None)
 
     def _apply(self, link: PartnerLink, doc: Document, record: ExchangeRecord | None,
                rows: dict[str, OrderRow]) -> list[OrderEvent]:
@@ -344,25 +301,13 @@ class Inbox:
                     raise  # the whole file is tried again on the next pass
         return None
 
-    def _move(self, link: PartnerLink, remote: RemoteFile, folder: str,
-              reason: str | None) -> None:
-        try:
-            link.transport.move(remote.path, folder, reason)
-        except RemoteFileMissing:
-            pass
-        except TransportError as exc:
-            log.error("could not move %s to %s: %s", remote.path, folder, exc,
-                      extra={"partner": link.name, "event": "move_failed"})
-
-
-def order_id_of(document: Document) -> str:
-    """Every document type carries the OrderId it is about."""
-    return cast(Acknowledgement | OrderResult | Order, document).order_id
-
-
-def _codec_for_bytes(data: bytes, link: PartnerLink) -> Codec:
-    """XML when the content starts with '<' (after a BOM and blanks), else CSV."""
-    head = data[:64].lstrip(b"\xef\xbb\xbf").lstrip()
-    if head.startswith(b"<"):
-        return codec_for("xml")
-    return codec_for("csv", link.config.csv_delimiter)
+    def _move(self, link: PartnerLink, verdicts: list[Verdict]) -> None:
+        """File every handled file away; a file that cannot be moved now is healed on
+        the next pass (journalled already, so it is only moved then)."""
+        results = link.transport.move_many(
+            [(v.remote.path, v.folder, v.reason) for v in verdicts])
+        for verdict, result in zip(verdicts, results, strict=True):
+            if isinstance(result, TransportError) and not isinstance(result, RemoteFileMissing):
+                log.error("could not move %s to %s: %s", verdict.remote.path, verdict.folder,
+                          result, extra={"partner": link.name, "event": "move_failed",
+                                         "file": verdict.remote.name})

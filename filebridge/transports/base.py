@@ -21,6 +21,7 @@ from typing import TypeVar
 from filebridge.errors import PartnerUnreachable, TransportError
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 TEMP_SUFFIXES = (".part", ".tmp", ".filepart")
 REASON_SUFFIX = ".reason.txt"
@@ -114,12 +115,22 @@ class Transport(ABC):
         """``stage`` each ``(name, token, data)``; one result (path or error) per item.
         Once the partner is unreachable the remaining items get that error untried.
         Transports with several channels override this to upload in parallel."""
-        return _each(items, lambda item: self.stage(folder, item[0], item[1], item[2]))
+        return each_item(items, lambda item: self.stage(folder, item[0], item[1], item[2]))
 
     def publish_many(self, folder: str, items: Sequence[tuple[str, str]]
                      ) -> builtins.list[str | TransportError]:
         """``publish`` each ``(name, token)``; one result (path or error) per item."""
-        return _each(items, lambda item: self.publish(folder, item[0], item[1]))
+        return each_item(items, lambda item: self.publish(folder, item[0], item[1]))
+
+    def read_many(self, paths: Sequence[str], max_size: int
+                  ) -> builtins.list[bytes | TransportError]:
+        """``read`` each path; one result (bytes or error) per path, in order."""
+        return each_item(paths, lambda path: self.read(path, max_size))
+
+    def move_many(self, items: Sequence[tuple[str, str, str | None]]
+                  ) -> builtins.list[str | TransportError]:
+        """``move`` each ``(path, folder, reason)``; one result (new path or error) each."""
+        return each_item(items, lambda item: self.move(item[0], item[1], item[2]))
 
     @abstractmethod
     def list(self, folder: str) -> builtins.list[RemoteFile]:
@@ -169,8 +180,10 @@ class Transport(ABC):
         """Release connections and watchers; safe to call twice."""
 
 
-def _each(items: Sequence[T], operation: Callable[[T], str]) -> list[str | TransportError]:
-    results: list[str | TransportError] = []
+def each_item(items: Sequence[T], operation: Callable[[T], R]) -> list[R | TransportError]:
+    """``operation`` on every item, one result or error each; once the partner is
+    unreachable the remaining items get that error untried."""
+    results: list[R | TransportError] = []
     for item in items:
         try:
             results.append(operation(item))

@@ -67,6 +67,7 @@ from filebridge.transports.sftp_session import SshSession, channel_alive
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 FolderChecks = list[FolderCheck]
 """Spelled once here: inside the class, ``list`` is the transport's own verb."""
@@ -177,8 +178,16 @@ class SftpTransport(Transport):
                      ) -> list[str | TransportError]:
         return self._parallel(items, lambda item: self.publish(folder, *item))
 
-    def _parallel(self, items: Sequence[T], operation: Callable[[T], str]
+    def read_many(self, paths: Sequence[str], max_size: int) -> list[bytes | TransportError]:
+        """Download over the channel pool, ``connections`` files at a time."""
+        return self._parallel(paths, lambda path: self.read(path, max_size))
+
+    def move_many(self, items: Sequence[tuple[str, str, str | None]]
                   ) -> list[str | TransportError]:
+        return self._parallel(items, lambda item: self.move(item[0], item[1], item[2]))
+
+    def _parallel(self, items: Sequence[T], operation: Callable[[T], R]
+                  ) -> list[R | TransportError]:
         """One result (path or error) per item; one failure never hides another's success."""
         if len(items) < 2:
             return [_attempt(operation, item) for item in items]
@@ -363,7 +372,7 @@ class SftpTransport(Transport):
         self._session.close()
 
 
-def _attempt(operation: Callable[[T], str], item: T) -> str | TransportError:
+def _attempt(operation: Callable[[T], R], item: T) -> R | TransportError:
     try:
         return operation(item)
     except TransportError as exc:

@@ -111,6 +111,40 @@ def test_malformed_files_are_quarantined_and_the_next_file_still_applies(world: 
     assert statuses["a-broken.xml"] == statuses["c-hostile.xml"] == "quarantined"
     (alert,) = world.bridge.alert_list()
     assert alert.kind == "quarantined_file" and alert.count == 3
+    # when the operator has dealt with every refused file, the alert resolves
+    for name in ("a-broken.xml", "b-empty.xml"):
+        world.store.remove(f"from_partner/error/{name}")
+    world.clock.advance(minutes=1)
+    world.bridge.run_once()
+    assert len(world.bridge.alert_list()) == 1
+    world.store.remove("from_partner/error/c-hostile.xml")
+    world.clock.advance(minutes=1)
+    world.bridge.run_once()
+    assert world.bridge.alert_list() == []
+
+
+def test_an_order_instruction_in_the_acks_folder_is_refused_not_stuck(world: World) -> None:
+    sent(world)
+    world.drop("from_partner/acks", "echo.xml", world.sent_order("ORD-1").to_xml())
+    world.bridge.run_once()
+    assert "echo.xml" in world.files("from_partner/error")
+    reason = world.store.read("from_partner/error/echo.xml.reason.txt").decode()
+    assert "only acknowledgements and results" in reason
+    assert world.bridge.get("ORD-1").state is OrderState.SENT
+
+
+def test_max_inbound_size_above_the_default_is_honoured(tmp_path: Path) -> None:
+    world = build_world(tmp_path, max_inbound_size="20MB")
+    world.bridge.submit(make_order("ORD-1"))
+    world.bridge.run_once()
+    ack = make_ack(world.sent_order("ORD-1"), reason_text="x" * 1000)
+    # an ack padded with 12 MB of comments: over the default limit, under this partner's
+    padding = b"<!--" + b"x" * 1000 + b"-->"
+    padded = ack.to_xml().replace(b"</Acknowledgement>", padding * 12_000 + b"</Acknowledgement>")
+    world.drop("from_partner/acks", "big.xml", padded)
+    world.bridge.run_once()
+    assert world.bridge.get("ORD-1").state is OrderState.ACKNOWLEDGED
+    world.bridge.close()
 
 
 def test_an_oversized_file_is_quarantined_unread(tmp_path: Path) -> None:
