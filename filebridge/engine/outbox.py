@@ -150,7 +150,9 @@ class Outbox:
                 outcome = outcomes[name]
                 for row in group:
                     if row.order_id not in held:
-                        continue  # taken over: the new holder settles and journals it
+                        if isinstance(outcome, str):
+                            self._record_superseded(link, row)
+                        continue
                     if isinstance(outcome, PartnerUnreachable | _ClaimLost):
                         if isinstance(outcome, PartnerUnreachable):
                             unreachable = outcome
@@ -220,10 +222,25 @@ class Outbox:
             if row.order_id in renewed:
                 row.version = renewed[row.order_id]
             else:
-                log.warning("order %s was taken over by another daemon; leaving it to it",
+                log.warning("order %s was taken over or reset meanwhile; leaving it",
                             row.order_id, extra={"order_id": row.order_id,
                                                  "event": "claim_lost"})
         return set(renewed)
+
+    def _record_superseded(self, link: PartnerLink, row: OrderRow) -> None:
+        """Our file went out but the claim is gone. If the order still names that file,
+        whoever holds it now settles the same file and journals it; if it names another
+        (an operator's resend reset it meanwhile), nobody else will: journal the delivery
+        here, and leave the row to the resend."""
+        current = self.journal.get_order(row.order_id)
+        if current is not None and (current.file_name, current.upload_token) == (
+                row.file_name, row.upload_token):
+            return
+        attempt = row.attempts + 1
+        record = self._record(link, row, ExchangeStatus.OK, attempt, None)
+        self.journal.add_event(row.order_id, TimelineEntry(
+            at=self.clock.now(), event="exchange", exchange_id=record.id,
+            detail=f"sent {row.file_name} (attempt {attempt}) as the order was reset"))
 
     def _save_held(self, row: OrderRow, change: Callable[[OrderRow], dict[str, object]]
                    ) -> OrderRow | None:

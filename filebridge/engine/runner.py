@@ -36,6 +36,9 @@ log = logging.getLogger("filebridge.engine")
 
 IN_FLIGHT_POLL = timedelta(seconds=5)
 SAVE_TRIES = 5  # re-reads of a row another daemon keeps writing, before leaving it
+# deadlines and escalation count in minutes: a fast tick (a busy daemon loops without
+# pause) need not scan overdue orders and open alerts more often than this
+WATCH_EVERY = timedelta(seconds=1)
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Engine:
         self.events = events
         self.clock = clock
         self.heartbeat = heartbeat
+        self.next_watch: datetime | None = None
 
     def tick(self, force_poll: bool = False) -> TickReport:
         report = TickReport()
@@ -81,12 +85,15 @@ class Engine:
                 log.exception("could not record the heartbeat; continuing")
         for link in self.links:
             self._partner_tick(link, report, force_poll)
-        partners = {link.name for link in self.links}
-        try:
-            report.alerts_opened += self.deadlines.check(self.clock.now(), partners)
-            report.notified += self.escalator.tick(partners)
-        except Exception:
-            log.exception("deadline or escalation pass failed; continuing")
+        now = self.clock.now()
+        if force_poll or self.next_watch is None or now >= self.next_watch:
+            self.next_watch = now + WATCH_EVERY
+            partners = {link.name for link in self.links}
+            try:
+                report.alerts_opened += self.deadlines.check(now, partners)
+                report.notified += self.escalator.tick(partners)
+            except Exception:
+                log.exception("deadline or escalation pass failed; continuing")
         return report
 
     def _partner_tick(self, link: PartnerLink, report: TickReport, force_poll: bool) -> None:
@@ -104,6 +111,7 @@ class Engine:
                 report.received += self.inbox.ingest(link)
             if poll_due:
                 report.picked_up += self._detect_pickups(link)
+                self.inbox.resolve_cleared_quarantine(link)
                 link.next_poll_at = self.clock.now() + self._poll_pause(link)
             if link.mark_reachable():
                 log.info("partner %s reachable again", link.name, extra={"partner": link.name})
