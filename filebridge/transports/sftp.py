@@ -66,6 +66,7 @@ from filebridge.transports.sftp_login import SshSettings
 from filebridge.transports.sftp_session import SshSession, channel_alive
 
 log = logging.getLogger(__name__)
+PREFETCH_ABOVE = 256 * 1024  # bytes; smaller files are read with plain requests
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -80,6 +81,7 @@ class SftpTransport(Transport):
         self.settings = settings
         self.root = root
         self._session = SshSession(settings, clock)
+        self._pool: ThreadPoolExecutor | None = None  # workers for bulk work, one per channel
 
     def __repr__(self) -> str:
         return f"SftpTransport({self.settings.where}, root={self.root!r})"
@@ -191,9 +193,10 @@ class SftpTransport(Transport):
         """One result (path or error) per item; one failure never hides another's success."""
         if len(items) < 2:
             return [_attempt(operation, item) for item in items]
-        workers = min(self.settings.channels, len(items))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sftp-io") as pool:
-            return list(pool.map(lambda item: _attempt(operation, item), items))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.settings.channels,
+                                            thread_name_prefix="sftp-io")
+        return list(self._pool.map(lambda item: _attempt(operation, item), items))
 
     def exists(self, path: str) -> bool:
         folder, name = split_file(path)
@@ -247,19 +250,21 @@ class SftpTransport(Transport):
 
         def download(client: paramiko.SFTPClient) -> bytes:
             try:
-                attrs = client.stat(remote)
+                handle = client.open(remote, "rb")
             except OSError as exc:
                 if is_missing(client, exc):
                     raise RemoteFileMissing(f"cannot read {path}: it is gone") from exc
                 raise
-            if attrs.st_mode is not None and not stat.S_ISREG(attrs.st_mode):
-                raise TransportError(f"cannot read {path}: not a regular file")
-            size = attrs.st_size or 0
-            if size > max_size:
-                raise TransportError(f"{path} is {size} bytes, over the limit of {max_size}; "
-                                     f"not read")
-            with client.open(remote, "rb") as handle:
-                handle.prefetch(size)
+            with handle:
+                attrs = handle.stat()
+                if attrs.st_mode is not None and not stat.S_ISREG(attrs.st_mode):
+                    raise TransportError(f"cannot read {path}: not a regular file")
+                size = attrs.st_size or 0
+                if size > max_size:
+                    raise TransportError(f"{path} is {size} bytes, over the limit of "
+                                         f"{max_size}; not read")
+                if size > PREFETCH_ABOVE:
+                    handle.prefetch(size)  # a reader thread; worth it for large files only
                 data = handle.read(max_size + 1)  # the partner may still be appending
             if len(data) > max_size:
                 raise TransportError(f"{path} grew past the limit of {max_size} bytes while read")
@@ -274,6 +279,8 @@ class SftpTransport(Transport):
         target_prefix = "/".join(target_parts)
 
         def relocate(client: paramiko.SFTPClient) -> str:
+            if reason is None and self._rename_first(client, source, target_prefix, name):
+                return child_path(target_prefix, name)
             if kind_of(client, join(self.root, target_parts)) is not Kind.FOLDER:
                 if not is_present(client, source):
                     raise RemoteFileMissing(f"cannot move {path}: it is gone")
@@ -285,6 +292,20 @@ class SftpTransport(Transport):
             raise TransportError(f"cannot move {path}: no free name left in {folder}")
 
         return self._session.run(f"moving {path} to {target_prefix}", relocate)
+
+    def _rename_first(self, client: paramiko.SFTPClient, source: str, target_prefix: str,
+                      name: str) -> bool:
+        """The common case in one round trip: the target folder exists and the name is
+        free (OpenSSH's rename refuses a taken name). Any failure: False, and the careful
+        path finds out why."""
+        remote_target = join(self.root, tuple(child_path(target_prefix, name).split("/")))
+        try:
+            client.rename(source, remote_target)
+        except OSError:
+            if not channel_alive(client):
+                raise
+            return False
+        return True
 
     def _move_as(self, client: paramiko.SFTPClient, path: str, source: str, target: str,
                  reason: str | None) -> bool:
@@ -369,6 +390,9 @@ class SftpTransport(Transport):
             raise TransportError(detail)
 
     def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         self._session.close()
 
 
