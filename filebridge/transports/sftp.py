@@ -130,7 +130,8 @@ class SftpTransport(Transport):
                 with handle:
                     handle.set_pipelined(True)
                     handle.write(data)
-                written = client.stat(remote_temp).st_size
+                    # asked on the open handle, the size travels with the write replies
+                    written = handle.stat().st_size
                 if written != len(data):
                     raise TransportError(
                         f"upload of {path} incomplete: {written} of {len(data)} bytes arrived")
