@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger("filebridge.events")
@@ -35,13 +36,36 @@ class EventHub:
 
     def __init__(self) -> None:
         self._callbacks: dict[str, list[Callback]] = defaultdict(list)
+        self._held: list[tuple[str, tuple[Any, ...]]] | None = None
 
     def on(self, event: str, callback: Callback) -> None:
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}; known: {', '.join(sorted(EVENTS))}")
         self._callbacks[event].append(callback)
 
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Hold every emit until the block ends, then deliver them in order: the engine
+        wraps each partner's work in this, so callbacks run after the journal commits
+        they report (a callback that reads the journal sees the change)."""
+        if self._held is not None:
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            for event, args in held:
+                self._deliver(event, args)
+
     def emit(self, event: str, *args: Any) -> None:
+        if self._held is not None:
+            self._held.append((event, args))
+            return
+        self._deliver(event, args)
+
+    def _deliver(self, event: str, args: tuple[Any, ...]) -> None:
         for callback in list(self._callbacks.get(event, ())):
             try:
                 callback(*args)

@@ -135,6 +135,9 @@ class Inbox:
             link.settling.pop(remote.path, None)
             return True
         state = link.settling.get(remote.path)
+        if state is None and link.transport.shares_our_clock and (
+                now - datetime.fromtimestamp(remote.mtime, UTC) >= link.config.settle_time):
+            return True  # first seen, but untouched for settle_time already (a restart)
         if state is None or (state.size, state.mtime) != (remote.size, remote.mtime):
             link.settling[remote.path] = SettleState(remote.size, remote.mtime, now)
             return link.config.settle_time <= timedelta(0)

@@ -84,14 +84,16 @@ class Engine:
             except Exception:
                 log.exception("could not record the heartbeat; continuing")
         for link in self.links:
-            self._partner_tick(link, report, force_poll)
+            with self.events.deferred():  # callbacks after the partner's work is committed
+                self._partner_tick(link, report, force_poll)
         now = self.clock.now()
         if force_poll or self.next_watch is None or now >= self.next_watch:
             self.next_watch = now + WATCH_EVERY
             partners = {link.name for link in self.links}
             try:
-                report.alerts_opened += self.deadlines.check(now, partners)
-                report.notified += self.escalator.tick(partners)
+                with self.events.deferred():
+                    report.alerts_opened += self.deadlines.check(now, partners)
+                    report.notified += self.escalator.tick(partners)
             except Exception:
                 log.exception("deadline or escalation pass failed; continuing")
         return report

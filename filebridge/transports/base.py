@@ -172,6 +172,13 @@ class Transport(ABC):
         """
 
     @property
+    def shares_our_clock(self) -> bool:
+        """True when file mtimes come from this machine's clock (local folders), so an
+        mtime older than ``settle_time`` already proves a file has settled. A remote
+        server's clock may be off by more than that; there only two sightings do."""
+        return False
+
+    @property
     def watches(self) -> bool:
         """True when ``watch`` delivers events, so the engine may poll less often."""
         return False

@@ -239,6 +239,10 @@ class LocalTransport(Transport):
                         self.root, exc)
 
     @property
+    def shares_our_clock(self) -> bool:
+        return True
+
+    @property
     def watches(self) -> bool:
         return self._observer is not None and self._observer.is_alive()
 

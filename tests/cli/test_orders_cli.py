@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+from filebridge.model import Order
 from tests.cli.conftest import Invoke, as_json
-from tests.factories import make_order
+from tests.factories import make_ack, make_order
 
 # The contract's JSON keys, written out here so that a change in the code cannot
 # silently change what programs reading our output rely on.
@@ -141,3 +143,23 @@ def test_init_writes_a_config_that_works(tmp_path: Path) -> None:
     status = runner.invoke(cli, ["--config", str(target / "filebridge.toml"), "status", "--json"])
     assert status.exit_code == 0 and json.loads(status.stdout)["partners"] == {"example": {}}
     assert runner.invoke(cli, ["init", str(target)]).exit_code == 2
+
+
+def test_run_once_from_cron_reads_answers_that_have_settled(
+        fb: Invoke, tmp_path: Path, config_file: Path) -> None:
+    # given a config that waits 2s for files to settle, and an order sent by one process
+    config_file.write_text(config_file.read_text().replace('settle_time = "0s"',
+                                                           'settle_time = "2s"'))
+    fb("send", str(order_file(tmp_path)))
+    fb("run", "--once")
+    # and the partner's ack written in place three seconds ago
+    sent = Order.from_xml((tmp_path / "drop/hauler/to_partner/orders/ORDER_ORD-1_1.xml")
+                          .read_bytes())
+    ack = tmp_path / "drop/hauler/from_partner/acks/ack.xml"
+    ack.write_bytes(make_ack(sent).to_xml())
+    old = ack.stat().st_mtime - 3
+    os.utime(ack, (old, old))
+    # when a new `run --once` process makes its single pass
+    fb("run", "--once")
+    # then the ack was read: a new process need not see a file twice
+    assert as_json(fb("show", "ORD-1", "--json"))["state"] == "acknowledged"

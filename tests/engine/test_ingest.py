@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from filebridge.bridge import Bridge
 from filebridge.model import OrderState
 from tests.engine.conftest import World, build_world
 from tests.factories import make_ack, make_order, make_result
@@ -228,3 +229,16 @@ def test_a_csv_file_of_many_acks_gives_one_record_per_row(tmp_path: Path) -> Non
     assert {world.bridge.get(o).state for o in ("ORD-1", "ORD-2", "ORD-3")} == {
         OrderState.ACKNOWLEDGED}
     world.bridge.close()
+
+
+def test_callbacks_run_after_the_change_is_committed(world: World) -> None:
+    # given a backend callback that reads the journal through its own connection
+    sent(world)
+    reader = Bridge(world.config)
+    seen: list[OrderState] = []
+    world.bridge.on("acknowledged", lambda event: seen.append(reader.get(event.order_id).state))
+    world.drop_document(make_ack(world.sent_order("ORD-1")))
+    world.bridge.run_once()
+    # then it already sees the order acknowledged
+    assert seen == [OrderState.ACKNOWLEDGED]
+    reader.close()
