@@ -1,8 +1,9 @@
 """1,000 orders end to end over SFTP, against OpenSSH's ``sftp`` uploading the same files.
 
-filebridge: ``submit`` through the API (validate, journal), then dispatch (render,
-XSD-validate, journal, stage and publish over the SSH connection's channels), timed
-from the first submit to the last file under its final name.
+filebridge: ``submit_many`` through the API (validate, render and XSD-check each file,
+journal), then dispatch (claim, stage every temp over the SSH connection's channels,
+journal, publish by rename, journal), timed from the submit to the last file under its
+final name.
 OpenSSH: ``sftp -b`` putting the same pre-rendered files, each to a ``.part`` name
 and then ``rename``. Runs alternate; the median ratio is printed (below 1.0 means
 filebridge was faster).
