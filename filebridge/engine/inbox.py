@@ -181,6 +181,11 @@ class Inbox:
         emitted: list[OrderEvent] = []
         stored: list[ExchangeRecord] = []
         with self.journal.transaction():
+            # claim the files again inside the transaction that journals them: one whose
+            # claim ran out while it was read, and was taken over, is not journalled a
+            # second time, and nobody can take these over until this commits
+            held = {f.path for f in self._claim(link, [v.remote for v in verdicts])}
+            verdicts = [verdict for verdict in verdicts if verdict.remote.path in held]
             for verdict in verdicts:
                 records, events = self._journal(link, verdict)
                 stored += records

@@ -212,15 +212,20 @@ class Outbox:
         return failures
 
     def _renew(self, files: dict[str, list[OrderRow]]) -> set[str]:
-        """Renew the claims on every row; the ids still held (their rows' versions are
-        brought up to date). A row taken over by another daemon is no longer ours to
-        publish or to journal: the daemon holding it now settles it."""
+        """Renew the claims on every row; the ids still held (a row's version is brought
+        up to date if nobody else wrote it meanwhile). A row taken over by another
+        daemon is no longer ours to publish or to journal: the daemon holding it now
+        settles it."""
         rows = [row for group in files.values() for row in group]
         renewed = self.journal.renew_claims(
             [row.order_id for row in rows], self.claimant, self.clock.now() + self.lease)
         for row in rows:
             if row.order_id in renewed:
-                row.version = renewed[row.order_id]
+                # +1 is our renewal alone: the row is as we have it. More means another
+                # process wrote it too (an ack ingested elsewhere): keep the old version,
+                # so the next save fails, reads the row again and keeps that change.
+                if renewed[row.order_id] == row.version + 1:
+                    row.version = renewed[row.order_id]
             else:
                 log.warning("order %s was taken over or reset meanwhile; leaving it",
                             row.order_id, extra={"order_id": row.order_id,
