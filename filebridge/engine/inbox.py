@@ -16,9 +16,11 @@ Several daemons may watch the same folders. Files are claimed in the journal (by
 size and mtime, with a lease), a few at a time, before they are read, and the claims are
 dropped at the end of the pass, when the files have moved; a daemon that finds a file
 claimed by another skips it, so every file is ingested once, and daemons working
-through one full folder share it chunk by chunk. A daemon that dies mid-file leaves a
-claim that expires, and whoever takes the file over finds it journalled and only
-finishes the move. Applying a document writes the order over the version it read and,
+through one full folder share it chunk by chunk. The claims are taken again inside the
+transaction that journals the chunk, and a file journalled meanwhile by another daemon
+(ours ran out while we read) is only moved. A daemon that dies mid-file leaves a claim
+that expires, and whoever takes the file over finds it journalled and only finishes
+the move. Applying a document writes the order over the version it read and,
 if another daemon wrote the order in between, reads it again and applies the document
 to what is there now.
 """
@@ -185,7 +187,8 @@ class Inbox:
             # claim ran out while it was read, and was taken over, is not journalled a
             # second time, and nobody can take these over until this commits
             held = {f.path for f in self._claim(link, [v.remote for v in verdicts])}
-            verdicts = [verdict for verdict in verdicts if verdict.remote.path in held]
+            verdicts = [self._still_new(link, verdict) for verdict in verdicts
+                        if verdict.remote.path in held]
             for verdict in verdicts:
                 records, events = self._journal(link, verdict)
                 stored += records
@@ -235,6 +238,18 @@ class Inbox:
             else:
                 verdicts.append(decide(remote, policy, data, sha, self.journal, applied, now))
         return verdicts
+
+    def _still_new(self, link: PartnerLink, verdict: Verdict) -> Verdict:
+        """Under the file's renewed claim, inside the journalling transaction: if another
+        daemon journalled the file since it was read here (our claim ran out, it took the
+        file over, finished and let go), only the move is left to do."""
+        sha = verdict.records[0].sha256 if verdict.records else None
+        if verdict.healed or sha is None:
+            return verdict
+        earlier = self.journal.last_inbound_record(link.name, verdict.remote.path, sha)
+        if earlier is not None and earlier.at.timestamp() >= verdict.remote.mtime:
+            return healed(verdict.remote, earlier, link.config)
+        return verdict
 
     def _journal(self, link: PartnerLink, verdict: Verdict
                  ) -> tuple[list[ExchangeRecord], list[OrderEvent]]:

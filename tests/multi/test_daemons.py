@@ -64,10 +64,11 @@ retries = 0
 """
 
 
-def brief(records: list[ExchangeRecord]) -> list[str]:
+def brief(records: list[ExchangeRecord]) -> str:
     """Records as one line each, for a failure message that shows them all."""
-    return [f"{r.id} {r.at:%H:%M:%S.%f} {r.direction.value} {r.document.value} "
-            f"{r.order_id} {r.path} {r.status.value} {r.message_id}" for r in records]
+    return "\n".join(f"{r.id} {r.at:%H:%M:%S.%f} {r.direction.value} {r.document.value} "
+                     f"{r.order_id} {r.path} {r.sha256} {r.status.value} {r.message_id}"
+                     for r in records)
 
 
 def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
