@@ -32,6 +32,7 @@ from filebridge.engine.outbox import Outbox, with_rendered_file
 from filebridge.engine.runner import Engine, TickReport
 from filebridge.errors import (
     AlertNotFound,
+    ConcurrentUpdate,
     ConfigError,
     DocumentError,
     InvalidOrder,
@@ -59,6 +60,8 @@ from filebridge.notify import NotifierSet
 from filebridge.transports.factory import open_transport
 
 log = logging.getLogger("filebridge")
+
+RESEND_TRIES = 5  # re-reads when a daemon writes the order while it is being resent
 
 # Fields that may differ between two submissions of the same order (a backend retrying
 # a submit regenerates them); everything else must match for the repeat to be idempotent.
@@ -162,6 +165,15 @@ class Bridge:
         Who and why are recorded on the exchange record of the new file. With
         ``dry_run`` nothing changes; the returned Order is what would be sent.
         """
+        for _ in range(RESEND_TRIES - 1):
+            try:
+                return self._resend_once(order_id, reason, by, dry_run)
+            except ConcurrentUpdate:
+                continue  # a daemon wrote the order (a claim, an ack) since we read it
+        return self._resend_once(order_id, reason, by, dry_run)
+
+    def _resend_once(self, order_id: str, reason: str | None, by: str | None,
+                     dry_run: bool) -> Order:
         row = self.journal.get_order(order_id)
         if row is None:
             raise OrderNotFound(order_id)

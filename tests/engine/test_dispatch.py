@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from filebridge.bridge import Bridge
-from filebridge.errors import InvalidOrder, TransportError
-from filebridge.model import Order, OrderState
+from filebridge.errors import ConcurrentUpdate, InvalidOrder, TransportError
+from filebridge.model import Order, OrderRow, OrderState
 from tests.engine.conftest import World, build_world
 from tests.factories import make_order
 
@@ -254,3 +254,27 @@ def test_a_callback_that_raises_does_not_stop_the_engine(world: World) -> None:
     world.bridge.submit(make_order("ORD-2"))
     world.bridge.run_once()
     assert len(world.files("to_partner/orders")) == 2
+
+
+def test_a_resend_survives_a_daemon_writing_the_order_meanwhile(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a daemon that writes the order between the resend's read and its write, once
+    world.bridge.submit(make_order("ORD-1"))
+    world.bridge.run_once()
+    journal = world.bridge.journal
+    real_save = journal.save_order
+    raced: list[bool] = []
+
+    def save_once_stale(row: OrderRow) -> None:
+        if not raced:
+            raced.append(True)
+            raise ConcurrentUpdate(row.order_id, row.version)
+        real_save(row)
+
+    monkeypatch.setattr(journal, "save_order", save_once_stale)
+    # when the operator resends, then it is queued as the next sequence all the same
+    world.bridge.resend("ORD-1", reason="partner lost it", by="kari")
+    monkeypatch.undo()
+    assert raced == [True]
+    row = world.bridge.journal.get_order("ORD-1")
+    assert row is not None and row.state is OrderState.QUEUED and row.order.sequence == 2
