@@ -322,8 +322,6 @@ class Outbox:
     def _mark_sent(self, link: PartnerLink, row: OrderRow, path: str) -> None:
         now = self.clock.now()
         attempt = row.attempts + 1
-        # the file is out: it is journalled whatever the row says now
-        record = self._record(link, row, ExchangeStatus.OK, attempt, None)
 
         def sent(current: OrderRow) -> dict[str, object]:
             update: dict[str, object] = {
@@ -334,16 +332,24 @@ class Outbox:
                               ack_due_at=now + link.config.ack_timeout)
             return update
 
+        # The row first: if another daemon took the order over while this one published
+        # (our lease ran out), it settles the same file and journals it; recording here
+        # too would count one delivery twice.
         saved = self._save_held(row, sent)
-        state = saved.state if saved is not None else OrderState.SENT
+        if saved is None:
+            self._record_superseded(link, row)
+            return
+        record = self._record(link, row, ExchangeStatus.OK, attempt, None)
+        state = saved.state
         self.journal.add_event(row.order_id, TimelineEntry(
             at=now, event="exchange", exchange_id=record.id,
             state=OrderState.SENT if state is OrderState.SENT else None,
             detail=f"sent {row.file_name} (attempt {attempt})"))
-        if saved is not None and state is OrderState.SENT:
+        if state is OrderState.SENT:
             self.alerts.resolve(AlertKind.SEND_FAILED, link.name, row.order_id)
         log.info("sent %s", row.file_name,
-                 extra={"partner": link.name, "order_id": row.order_id, "event": "sent"})
+                 extra={"partner": link.name, "order_id": row.order_id, "event": "sent",
+                        "file": row.file_name})
         self.events.emit("sent", OrderEvent("sent", row.order_id, link.name, state))
 
     def _mark_failed(self, link: PartnerLink, row: OrderRow, error: Exception | None) -> None:
