@@ -47,23 +47,6 @@ BYPASS_REASON = ("this process reads and writes whatever the mode bits say (root
 EVENT_WAIT = 5.0  # seconds to wait for a watchdog event before failing
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    root = tmp_path / "partner"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def transport(root: Path) -> Iterator[LocalTransport]:
-    transport = LocalTransport(root)
-    yield transport
-    transport.close()
-
-
-@pytest.fixture
-def peer(root: Path) -> LocalPeer:
-    return LocalPeer(root)
 
 
 class TestLocalTransport(TransportContract):

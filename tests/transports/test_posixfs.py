@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,25 +17,6 @@ from filebridge.transports import posixfs
 from filebridge.transports.base import is_ignored_name
 from filebridge.transports.local import LocalTransport
 from tests.transports.contract import ACKS, ERRORS, ORDERS, LocalPeer
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    root = tmp_path / "partner"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def transport(root: Path) -> Iterator[LocalTransport]:
-    transport = LocalTransport(root)
-    yield transport
-    transport.close()
-
-
-@pytest.fixture
-def peer(root: Path) -> LocalPeer:
-    return LocalPeer(root)
 
 
 class TestPermissionHint:
