@@ -62,11 +62,13 @@ from filebridge.transports.sftp_folders import (
     remove_quietly,
     write_probe,
 )
+from filebridge.transports.sftp_jobs import PIPELINED_UP_TO, read_job, rename_job, stage_job
 from filebridge.transports.sftp_login import SshSettings
-from filebridge.transports.sftp_session import SshSession, channel_alive
+from filebridge.transports.sftp_pipeline import Fallback, Job, Pipeline
+from filebridge.transports.sftp_session import SshSession, channel_alive, raw_channel
 
 log = logging.getLogger(__name__)
-PREFETCH_ABOVE = 256 * 1024  # bytes; smaller files are read with plain requests
+PREFETCH_ABOVE = PIPELINED_UP_TO  # bytes; smaller files are read with plain requests
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -174,20 +176,103 @@ class SftpTransport(Transport):
 
     def stage_many(self, folder: str, items: Sequence[tuple[str, str, bytes]]
                    ) -> list[str | TransportError]:
-        """Stage over the channel pool, ``connections`` uploads at a time."""
-        return self._parallel(items, lambda item: self.stage(folder, *item))
+        """Upload every temp pipelined (many files in flight on each channel)."""
+        parts = split_relative(folder, "folder")
+        prefix, remote_folder = "/".join(parts), join(self.root, parts)
+
+        def job(item: tuple[str, str, bytes]) -> Job[str] | None:
+            name, token, data = item
+            temp = temp_name(checked_name(name), token)
+            if len(data) > PIPELINED_UP_TO:
+                return None
+            return stage_job(posixpath.join(remote_folder, temp), data, child_path(prefix, temp))
+
+        return self._bulk(f"uploading {len(items)} files to {prefix}", items, job,
+                          lambda item: self.stage(folder, *item))
 
     def publish_many(self, folder: str, items: Sequence[tuple[str, str]]
                      ) -> list[str | TransportError]:
-        return self._parallel(items, lambda item: self.publish(folder, *item))
+        parts = split_relative(folder, "folder")
+        prefix, remote_folder = "/".join(parts), join(self.root, parts)
+
+        def job(item: tuple[str, str]) -> Job[str]:
+            name, token = checked_name(item[0]), item[1]
+            return rename_job(posixpath.join(remote_folder, temp_name(name, token)),
+                              posixpath.join(remote_folder, name), child_path(prefix, name))
+
+        return self._bulk(f"publishing {len(items)} files in {prefix}", items, job,
+                          lambda item: self.publish(folder, *item))
 
     def read_many(self, paths: Sequence[str], max_size: int) -> list[bytes | TransportError]:
-        """Download over the channel pool, ``connections`` files at a time."""
-        return self._parallel(paths, lambda path: self.read(path, max_size))
+        """Download every file pipelined; large ones with paramiko's prefetch."""
+        def job(path: str) -> Job[bytes]:
+            folder, name = split_file(path)
+            return read_job(posixpath.join(join(self.root, folder), name), max_size)
+
+        return self._bulk(f"reading {len(paths)} files", paths, job,
+                          lambda path: self.read(path, max_size))
 
     def move_many(self, items: Sequence[tuple[str, str, str | None]]
                   ) -> list[str | TransportError]:
-        return self._parallel(items, lambda item: self.move(item[0], item[1], item[2]))
+        """Plain moves pipelined (one rename each); moves with a reason file, and any
+        rename refused, go the careful way."""
+        def job(item: tuple[str, str, str | None]) -> Job[str] | None:
+            path, folder, reason = item
+            source_folder, name = split_file(path)
+            target_prefix = "/".join(split_relative(folder, "folder"))
+            if reason is not None:
+                return None
+            target = child_path(target_prefix, name)
+            return rename_job(posixpath.join(join(self.root, source_folder), name),
+                              join(self.root, tuple(target.split("/"))), target)
+
+        return self._bulk(f"moving {len(items)} files", items, job,
+                          lambda item: self.move(item[0], item[1], item[2]))
+
+    def _bulk(self, what: str, items: Sequence[T], job_for: Callable[[T], Job[R] | None],
+              careful: Callable[[T], R]) -> list[R | TransportError]:
+        """Each item's job on the pipeline; the items a job gave back (``FALLBACK``), or
+        that have none, on the careful path. One result (value or error) per item."""
+        results: list[R | TransportError | None] = [None] * len(items)
+        jobs: list[Job[R]] = []
+        slots: list[int] = []
+        redo: list[int] = []
+        for index, item in enumerate(items):
+            try:
+                job = job_for(item)
+            except TransportError as exc:
+                results[index] = exc
+                continue
+            if job is None:
+                redo.append(index)
+            else:
+                jobs.append(job)
+                slots.append(index)
+        done: list[R | Fallback | None] = [None] * len(jobs)
+        lost: PartnerUnreachable | None = None
+        if jobs:
+            try:
+                self._session.run(what, lambda client: Pipeline(raw_channel(client)).run(
+                    jobs, done))
+            except PartnerUnreachable as exc:
+                lost = exc
+            except TransportError:
+                log.warning("pipelined %s failed; going file by file", what, exc_info=True)
+        for index, value in zip(slots, done, strict=True):
+            if isinstance(value, Fallback) or value is None:
+                redo.append(index)
+            else:
+                results[index] = value
+        if lost is not None:
+            for index in redo:
+                results[index] = lost
+        elif redo:
+            redo.sort()
+            again = self._parallel([items[index] for index in redo], careful)
+            for index, outcome in zip(redo, again, strict=True):
+                results[index] = outcome
+        return [value if value is not None else TransportError(f"{what}: no result")
+                for value in results]
 
     def _parallel(self, items: Sequence[T], operation: Callable[[T], R]
                   ) -> list[R | TransportError]:

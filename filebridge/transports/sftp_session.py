@@ -76,6 +76,15 @@ def channel_alive(client: paramiko.SFTPClient) -> bool:
     return transport is not None and transport.is_active()
 
 
+def raw_channel(client: paramiko.SFTPClient) -> paramiko.Channel:
+    """The channel under a leased client, for the request pipeline: it may speak on it
+    directly while the client has nothing in flight (a lease guarantees that)."""
+    channel = client.get_channel()
+    if channel is None or channel.closed:
+        raise EOFError("the SFTP channel is closed")
+    return channel
+
+
 def link_failed(exc: BaseException) -> bool:
     """Whether an error means the SSH link itself broke, not that the server refused one
     request. Decided from the error, because paramiko's reader thread may not have
