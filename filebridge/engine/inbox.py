@@ -54,6 +54,7 @@ from filebridge.model import (
     ExchangeStatus,
     OrderRow,
     TimelineEntry,
+    changed_fields,
 )
 from filebridge.transports.base import (
     REASON_SUFFIX,
@@ -317,7 +318,7 @@ class Inbox:
                 return None
             change = apply_document(row, doc, link.config, self.clock.now())
             try:
-                self.journal.save_order(change.row)
+                self.journal.save_order(change.row, fields=changed_fields(row, change.row))
                 return row, change
             except ConcurrentUpdate:
                 if attempt == SAVE_TRIES:

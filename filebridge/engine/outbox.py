@@ -253,9 +253,10 @@ class Outbox:
         it was read, read it again and apply the change to what is there now, as long
         as this daemon still holds the claim. None: the claim is lost, nothing written."""
         for _ in range(SAVE_TRIES):
-            updated = row.model_copy(update=change(row))
+            fields = change(row)
+            updated = row.model_copy(update=fields)
             try:
-                self.journal.save_order(updated)
+                self.journal.save_order(updated, fields=fields.keys())
                 return updated
             except ConcurrentUpdate:
                 fresh = self.journal.get_order(row.order_id)
@@ -345,7 +346,8 @@ class Outbox:
             at=now, event="exchange", exchange_id=record.id,
             state=OrderState.SENT if state is OrderState.SENT else None,
             detail=f"sent {row.file_name} (attempt {attempt})"))
-        if state is OrderState.SENT:
+        if state is OrderState.SENT and (row.attempts or row.resend_by is not None):
+            # only an order that failed before, or was resent after failing, can have one
             self.alerts.resolve(AlertKind.SEND_FAILED, link.name, row.order_id)
         log.info("sent %s", row.file_name,
                  extra={"partner": link.name, "order_id": row.order_id, "event": "sent",

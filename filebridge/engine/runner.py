@@ -186,8 +186,8 @@ class Engine:
             if row is None or row.state is not OrderState.SENT or row.file_name != name:
                 return False
             try:
-                self.journal.save_order(row.model_copy(update={
-                    "state": OrderState.PICKED_UP, "picked_up_at": now, "updated_at": now}))
+                picked = {"state": OrderState.PICKED_UP, "picked_up_at": now, "updated_at": now}
+                self.journal.save_order(row.model_copy(update=picked), fields=picked.keys())
                 return True
             except ConcurrentUpdate:
                 continue  # read it again: it may have moved on

@@ -20,7 +20,7 @@ row again and applies its change to what is there now.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -70,10 +70,14 @@ class Journal(ABC):
         """The order's row, or None."""
 
     @abstractmethod
-    def save_order(self, row: OrderRow) -> None:
+    def save_order(self, row: OrderRow, fields: Collection[str] | None = None) -> None:
         """Overwrite the stored row of ``row.order_id`` with ``row``, claim fields included,
         if the stored row is still at ``row.version``; the stored version goes up by one
         and so does ``row.version`` (so the caller may save the same row again).
+
+        ``fields`` names the only fields to write (the caller changed just these): the
+        version check is the same, the statement smaller, and the order document is
+        not written again unless ``order`` is among them.
 
         Raises ``ConcurrentUpdate`` when the row was changed since ``row`` was read, and
         ``OrderNotFound`` if no such order exists. Inside a transaction that is later

@@ -10,8 +10,9 @@ a check and the write that depends on it.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from filebridge.errors import ConcurrentUpdate, OrderNotFound
@@ -78,6 +79,19 @@ UPSERT_ALERT = """
 """
 
 
+@cache
+def update_statement(fields: frozenset[str]) -> tuple[str, tuple[str, ...]]:
+    """The optimistic UPDATE of just these ``OrderRow`` fields, and its columns in order."""
+    wanted = {"document" if name == "order" else name for name in fields}
+    unknown = wanted - set(UPDATED_ORDER_COLUMNS)
+    if unknown:
+        raise ValueError(f"not a writable order field: {', '.join(sorted(unknown))}")
+    columns = tuple(name for name in UPDATED_ORDER_COLUMNS if name in wanted)
+    sql = ("UPDATE orders SET " + "".join(f'"{name}" = ?, ' for name in columns)
+           + "version = version + 1 WHERE order_id = ? AND version = ?")
+    return sql, columns
+
+
 def marks(values: Sequence[Any]) -> str:
     """``?, ?, ?`` for an IN list of ``values``."""
     return ", ".join("?" for _ in values)
@@ -105,11 +119,14 @@ class SqlJournal(SharedWorkSql, Journal):
         row = self._query_one("SELECT * FROM orders WHERE order_id = ?", (order_id,))
         return self.codec.order_row(row) if row else None
 
-    def save_order(self, row: OrderRow) -> None:
-        params = [*self.codec.order_params(row, UPDATED_ORDER_COLUMNS), row.order_id,
-                  row.version]
+    def save_order(self, row: OrderRow, fields: Collection[str] | None = None) -> None:
+        if fields is None:
+            sql, columns = UPDATE_ORDER, UPDATED_ORDER_COLUMNS
+        else:
+            sql, columns = update_statement(frozenset(fields))
+        params = [*self.codec.order_params(row, columns), row.order_id, row.version]
         with self.transaction():
-            if self._command(UPDATE_ORDER, params) == 0:
+            if self._command(sql, params) == 0:
                 if self._query_one(
                     "SELECT 1 AS found FROM orders WHERE order_id = ?", (row.order_id,)
                 ) is None:

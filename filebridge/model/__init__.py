@@ -32,6 +32,7 @@ from filebridge.model.records import (
     OrderView,
     Receipt,
     TimelineEntry,
+    changed_fields,
 )
 from filebridge.model.values import AckStatus, Action, Outcome
 
@@ -67,5 +68,6 @@ __all__ = [
     "TimelineEntry",
     "Weighing",
     "Window",
+    "changed_fields",
     "document_type",
 ]

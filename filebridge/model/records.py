@@ -196,6 +196,19 @@ class OrderRow(BaseModel):
     version: int = 0
 
 
+def changed_fields(before: OrderRow, after: OrderRow) -> list[str]:
+    """The fields ``after`` changed relative to ``before`` (the version aside): what a
+    partial ``save_order`` has to write."""
+    names = []
+    for name in OrderRow.model_fields:
+        if name == "version":
+            continue
+        old, new = getattr(before, name), getattr(after, name)
+        if old is not new and old != new:
+            names.append(name)
+    return names
+
+
 class OrderView(BaseModel):
     """What ``bridge.get(order_id)`` returns: the order, its state and its whole timeline."""
 
