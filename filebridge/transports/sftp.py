@@ -68,6 +68,7 @@ from filebridge.transports.sftp_pipeline import Fallback, Job, Pipeline
 from filebridge.transports.sftp_session import SshSession, channel_alive, raw_channel
 
 log = logging.getLogger(__name__)
+JOBS_PER_LANE = 64  # files per channel before another channel is worth its thread
 PREFETCH_ABOVE = PIPELINED_UP_TO  # bytes; smaller files are read with plain requests
 T = TypeVar("T")
 R = TypeVar("R")
@@ -249,15 +250,7 @@ class SftpTransport(Transport):
                 jobs.append(job)
                 slots.append(index)
         done: list[R | Fallback | None] = [None] * len(jobs)
-        lost: PartnerUnreachable | None = None
-        if jobs:
-            try:
-                self._session.run(what, lambda client: Pipeline(raw_channel(client)).run(
-                    jobs, done))
-            except PartnerUnreachable as exc:
-                lost = exc
-            except TransportError:
-                log.warning("pipelined %s failed; going file by file", what, exc_info=True)
+        lost = self._run_pipelines(what, jobs, done)
         for index, value in zip(slots, done, strict=True):
             if isinstance(value, Fallback) or value is None:
                 redo.append(index)
@@ -274,15 +267,44 @@ class SftpTransport(Transport):
         return [value if value is not None else TransportError(f"{what}: no result")
                 for value in results]
 
+    def _run_pipelines(self, what: str, jobs: list[Job[R]], done: list[R | Fallback | None]
+                       ) -> PartnerUnreachable | None:
+        """The jobs spread over up to ``connections`` channels, one pipeline (and one
+        worker) each; returns the error if the partner was lost meanwhile."""
+        lanes = max(1, min(self.settings.channels, len(jobs) // JOBS_PER_LANE))
+
+        def lane(number: int) -> PartnerUnreachable | None:
+            mine = list(range(number, len(jobs), lanes))
+            results: list[R | Fallback | None] = [None] * len(mine)
+            try:
+                self._session.run(what, lambda client: Pipeline(raw_channel(client)).run(
+                    [jobs[index] for index in mine], results))
+            except PartnerUnreachable as exc:
+                return exc
+            except TransportError:
+                log.warning("pipelined %s failed; going file by file", what, exc_info=True)
+            finally:
+                for index, value in zip(mine, results, strict=True):
+                    done[index] = value
+            return None
+
+        if lanes == 1:
+            return lane(0)
+        outcomes = list(self._workers().map(lane, range(lanes)))
+        return next((lost for lost in outcomes if lost is not None), None)
+
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.settings.channels,
+                                            thread_name_prefix="sftp-io")
+        return self._pool
+
     def _parallel(self, items: Sequence[T], operation: Callable[[T], R]
                   ) -> list[R | TransportError]:
         """One result (path or error) per item; one failure never hides another's success."""
         if len(items) < 2:
             return [_attempt(operation, item) for item in items]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.settings.channels,
-                                            thread_name_prefix="sftp-io")
-        return list(self._pool.map(lambda item: _attempt(operation, item), items))
+        return list(self._workers().map(lambda item: _attempt(operation, item), items))
 
     def exists(self, path: str) -> bool:
         folder, name = split_file(path)
