@@ -14,8 +14,9 @@ a leased channel:
 * up to ``max_jobs`` jobs run at once; their requests are buffered and sent together,
   then replies are read and dispatched by request id;
 * what is in flight (request bytes plus the largest replies expected) stays under
-  ``max_bytes``, well below either side's channel window, so neither side ever waits
-  on a window the other cannot open.
+  ``max_bytes``, below either side's channel window, so neither side ever waits on a
+  window the other cannot open; a job's next group waits its turn when it would not
+  fit.
 
 A job only does the common case. Whatever else it meets (a missing folder, a taken
 name, a short write) it ends with ``FALLBACK``, and the transport repeats that one
@@ -216,19 +217,22 @@ class Pipeline:
         self._in_flight = 0
         self._active = 0
         self._buffer = b""
+        self._ready: deque[tuple[_Group, Sequence[Request]]] = deque()
 
     def run(self, jobs: Sequence[Job[R]], results: list[R | Fallback | None]) -> None:
         """Run every job; ``results[i]`` is set as job ``i`` finishes, so a caller that
         catches an error from the link still knows which jobs had finished before."""
         queue = deque(enumerate(jobs))
         while queue or self._active:
-            while queue and self._active < self._max_jobs and (
-                    self._in_flight < self._max_bytes or not self._active):
+            while True:
+                self._send_ready()
+                if self._ready or not queue or self._active >= self._max_jobs:
+                    break
                 index, job = queue.popleft()
                 self._active += 1
                 self._advance(index, job, None, results)
-            if not self._active:
-                continue
+            if not self._waiting:
+                continue  # the jobs just started or resumed all finished at once
             self._flush()
             for group in self._receive():
                 self._in_flight -= group.budget
@@ -236,6 +240,7 @@ class Pipeline:
 
     def _advance(self, index: int, job: Job[R], replies: list[Reply | None] | None,
                  results: list[R | Fallback | None]) -> None:
+        """Resume ``job`` with its replies; its next group waits in line to be sent."""
         try:
             requests = job.send(replies) if replies is not None else next(job)  # type: ignore[arg-type]
         except StopIteration as stop:
@@ -244,18 +249,24 @@ class Pipeline:
             return
         if not requests:
             raise ValueError("an SFTP job yielded no requests")
-        budget = 0
-        group = _Group(index, job, len(requests), 0)
-        for position, request in enumerate(requests):
-            request_id = self._next_id
-            self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
-            self._waiting[request_id] = (group, position)
-            self._out.append(struct.pack(">IBI", len(request.body) + 5, request.kind,
-                                         request_id))
-            self._out.append(request.body)
-            budget += len(request.body) + request.reply_size
-        group.budget = budget
-        self._in_flight += budget
+        group = _Group(index, job, len(requests),
+                       sum(len(r.body) + r.reply_size for r in requests))
+        self._ready.append((group, requests))
+
+    def _send_ready(self) -> None:
+        """Queue the waiting groups for sending while they fit in the budget (one always
+        goes when nothing is in flight, however big, so work never stalls)."""
+        while self._ready and (not self._in_flight or (
+                self._in_flight + self._ready[0][0].budget <= self._max_bytes)):
+            group, requests = self._ready.popleft()
+            for position, request in enumerate(requests):
+                request_id = self._next_id
+                self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
+                self._waiting[request_id] = (group, position)
+                self._out.append(struct.pack(">IBI", len(request.body) + 5, request.kind,
+                                             request_id))
+                self._out.append(request.body)
+            self._in_flight += group.budget
 
     def _flush(self) -> None:
         if self._out:

@@ -360,6 +360,77 @@ class TransportContract:
         assert results[2] == f"{ORDERS}/ORDER_3_1.xml"
         assert peer.read(f"{ORDERS}/ORDER_3_1.xml") == b"order 3"
 
+    def test_bulk_stage_lands_files_of_every_size_whole(
+            self, transport: Transport, peer: Peer) -> None:
+        # sizes around the 32 KiB request size, and one above the 256 KiB pipeline limit
+        sizes = [0, 1, 32_767, 32_768, 32_769, 100_000, 300_000]
+        items = [(f"ORDERS_{size}.csv", f"t{size}", os.urandom(size)) for size in sizes]
+        transport.ensure_folders([ORDERS])
+
+        staged = transport.stage_many(ORDERS, items)
+        published = transport.publish_many(ORDERS, [(name, token) for name, token, _ in items])
+
+        assert staged == [f"{ORDERS}/{name}.{token}.part" for name, token, _ in items]
+        assert published == [f"{ORDERS}/{name}" for name, _, _ in items]
+        assert peer.names(ORDERS) == sorted(name for name, _, _ in items)
+        for name, _, data in items:
+            assert peer.read(f"{ORDERS}/{name}") == data
+
+    def test_bulk_stage_creates_a_missing_folder(
+            self, transport: Transport, peer: Peer) -> None:
+        items = [(f"ORDER_{n}_1.xml", f"t{n}", b"x") for n in range(3)]
+
+        staged = transport.stage_many("new/orders", items)
+
+        assert all(isinstance(result, str) for result in staged)
+        assert len(peer.names("new/orders")) == 3
+
+    def test_bulk_read_gives_each_file_or_its_own_error_in_order(
+            self, transport: Transport, peer: Peer) -> None:
+        contents = {"empty.xml": b"", "small.xml": b"<ack/>", "chunk.xml": b"c" * 32_768,
+                    "several.xml": os.urandom(100_001), "large.xml": os.urandom(300_000)}
+        for name, data in contents.items():
+            peer.write(f"{ACKS}/{name}", data)
+        peer.write(f"{ACKS}/too-big.xml", b"x" * 400_001)
+        paths = [f"{ACKS}/{name}" for name in
+                 ["empty.xml", "small.xml", "gone.xml", "chunk.xml", "too-big.xml",
+                  "several.xml", "large.xml"]]
+
+        results = transport.read_many(paths, max_size=400_000)
+
+        assert results[0] == b""
+        assert results[1] == b"<ack/>"
+        assert isinstance(results[2], RemoteFileMissing)
+        assert results[3] == contents["chunk.xml"]
+        assert isinstance(results[4], TransportError)
+        assert not isinstance(results[4], RemoteFileMissing)
+        assert results[5] == contents["several.xml"]
+        assert results[6] == contents["large.xml"]
+
+    def test_bulk_move_files_each_file_and_keeps_clashes_apart(
+            self, transport: Transport, peer: Peer) -> None:
+        for number in range(1, 5):
+            peer.write(f"{ACKS}/ACK_{number}.xml", f"ack {number}".encode())
+        peer.write(f"{ARCHIVE}/ACK_2.xml", b"archived yesterday")
+
+        results = transport.move_many([
+            (f"{ACKS}/ACK_1.xml", ARCHIVE, None),
+            (f"{ACKS}/ACK_2.xml", ARCHIVE, None),
+            (f"{ACKS}/ACK_gone.xml", ARCHIVE, None),
+            (f"{ACKS}/ACK_3.xml", ERRORS, "not well-formed"),
+            (f"{ACKS}/ACK_4.xml", ARCHIVE, None),
+        ])
+
+        assert results[0] == f"{ARCHIVE}/ACK_1.xml"
+        assert isinstance(results[1], str) and results[1] != f"{ARCHIVE}/ACK_2.xml"
+        assert peer.read(results[1]) == b"ack 2"
+        assert peer.read(f"{ARCHIVE}/ACK_2.xml") == b"archived yesterday"
+        assert isinstance(results[2], RemoteFileMissing)
+        assert results[3] == f"{ERRORS}/ACK_3.xml"
+        assert peer.read(f"{ERRORS}/ACK_3.xml.reason.txt") == b"not well-formed"
+        assert results[4] == f"{ARCHIVE}/ACK_4.xml"
+        assert peer.names(ACKS) == []
+
     # -- remove (archive housekeeping)
     def test_remove_deletes_a_file_and_refuses_a_folder(
             self, transport: Transport, peer: Peer) -> None:
