@@ -67,7 +67,10 @@ log = logging.getLogger("filebridge.inbox")
 
 STALE_TEMP_AFTER = timedelta(hours=1)
 DEFAULT_LEASE = timedelta(minutes=5)
-CLAIM_CHUNK = 16  # files claimed per statement: few enough that daemons share a folder
+# Files are claimed, read, journalled and moved a chunk at a time: large chunks keep
+# many transfers in flight, small ones let daemons share a folder. A chunk is a quarter
+# of what is waiting, within these bounds, so a burst goes fast and is still shared.
+CHUNK_MIN, CHUNK_MAX = 16, 128
 SAVE_TRIES = 5  # re-reads of an order another daemon keeps writing, before giving up
 
 
@@ -101,10 +104,11 @@ class Inbox:
                 del link.settling[path]
         if not ready:
             return 0
+        chunk = max(CHUNK_MIN, min(CHUNK_MAX, len(ready) // 4))
         try:
             while ready:
-                claimed = self._claim(link, ready[:CLAIM_CHUNK])
-                ready = ready[CLAIM_CHUNK:]
+                claimed = self._claim(link, ready[:chunk])
+                ready = ready[chunk:]
                 if claimed:
                     handled += self._guarded(link, claimed)
         finally:
