@@ -116,6 +116,7 @@ class Outbox:
         Raises ``PartnerUnreachable`` (after releasing its claims) so the caller can
         track the partner's health in one place.
         """
+        self._journal_overtaken(link)
         now = self.clock.now()
         rows = self.journal.claim_due_orders(
             link.name, now, self.batch_limit, self.claimant, now + self.lease
@@ -165,6 +166,21 @@ class Outbox:
         if unreachable is not None:
             raise unreachable
         return sent
+
+    def _journal_overtaken(self, link: PartnerLink) -> None:
+        """Journal deliveries that a crash kept from being journalled and that the
+        partner's answers overtook: the order left ``queued`` before anyone could claim
+        it again, so the normal path never sees it. The answers prove the file arrived."""
+        now = self.clock.now()
+        rows = self.journal.claim_unrecorded_deliveries(
+            link.name, now, self.batch_limit, self.claimant, now + self.lease)
+        if not rows:
+            return
+        with self.journal.transaction():
+            for row in rows:
+                self._mark_sent(link, row, f"{link.config.orders_dir}/{row.file_name}",
+                                note="journalled after a restart; the partner's answer "
+                                     "confirms it arrived")
 
     # -- steps -------------------------------------------------------------------
     def _render(self, link: PartnerLink, rows: list[OrderRow], now: datetime) -> list[OrderRow]:
@@ -320,7 +336,8 @@ class Outbox:
         self.events.emit("exchange", record)
         return record
 
-    def _mark_sent(self, link: PartnerLink, row: OrderRow, path: str) -> None:
+    def _mark_sent(self, link: PartnerLink, row: OrderRow, path: str,
+                   note: str | None = None) -> None:
         now = self.clock.now()
         attempt = row.attempts + 1
 
@@ -345,7 +362,7 @@ class Outbox:
         self.journal.add_event(row.order_id, TimelineEntry(
             at=now, event="exchange", exchange_id=record.id,
             state=OrderState.SENT if state is OrderState.SENT else None,
-            detail=f"sent {row.file_name} (attempt {attempt})"))
+            detail=f"sent {row.file_name} (attempt {attempt})" + (f"; {note}" if note else "")))
         if state is OrderState.SENT and (row.attempts or row.resend_by is not None):
             # only an order that failed before, or was resent after failing, can have one
             self.alerts.resolve(AlertKind.SEND_FAILED, link.name, row.order_id)

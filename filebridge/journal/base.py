@@ -93,6 +93,16 @@ class Journal(ABC):
         insertion). The returned rows carry the new claim."""
 
     @abstractmethod
+    def claim_unrecorded_deliveries(
+        self, partner: str, now: datetime, limit: int, claimant: str, lease_until: datetime
+    ) -> list[OrderRow]:
+        """Atomically claim, like ``claim_due_orders``, orders of ``partner`` whose file was
+        staged but whose delivery was never journalled (no ``sent_at``) although the
+        partner has answered them since (the state is past ``queued`` and is not
+        ``send_failed``): a daemon died between publishing and journalling, and the
+        answers overtook the restart. The outbox journals those deliveries."""
+
+    @abstractmethod
     def release_claim(self, order_id: str, claimant: str) -> None:
         """Drop this claimant's claim on the order (after it was handled). Taking or
         dropping a claim is a write of the row: its version goes up."""

@@ -29,9 +29,9 @@ from psycopg.rows import dict_row
 
 from filebridge.errors import JournalError
 from filebridge.journal.codec import RowCodec, to_utc
-from filebridge.journal.sql import CLAIMABLE, SqlJournal
+from filebridge.journal.sql import SqlJournal
 from filebridge.journal.urls import MASK, redact_url
-from filebridge.model import Order, OrderState
+from filebridge.model import Order
 
 CONNECT_TIMEOUT_S = 10  # unless the URL says otherwise: a dead server must fail, not hang
 
@@ -116,14 +116,14 @@ class PostgresJournal(SqlJournal):
             (table, column))
 
     def _claim_statement(
-        self, partner: str, now: Any, limit: int, claimant: str, lease_until: Any
+        self, where: str, params: Sequence[Any], limit: int, claimant: str, lease_until: Any
     ) -> tuple[str, Sequence[Any]]:
         sql = (
             "WITH due AS ("
-            f"SELECT seq FROM orders WHERE {CLAIMABLE} ORDER BY created_at, seq LIMIT ? "
+            f"SELECT seq FROM orders WHERE {where} ORDER BY created_at, seq LIMIT ? "
             "FOR UPDATE SKIP LOCKED) "
             "UPDATE orders SET claimed_by = ?, claim_expires_at = ?, version = version + 1 "
             "FROM due "
             "WHERE orders.seq = due.seq RETURNING orders.*"
         )
-        return sql, (partner, OrderState.QUEUED.value, now, now, limit, claimant, lease_until)
+        return sql, (*params, limit, claimant, lease_until)

@@ -193,7 +193,17 @@ SHARED_WORK = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (INITIAL, SHARED_WORK)
+UNRECORDED_DELIVERIES = Migration(
+    version=3,
+    description="find uploads whose delivery was not journalled before a crash",
+    statements=(
+        # staged but never journalled as sent: normally only the batch in flight
+        "CREATE INDEX orders_unrecorded ON orders (partner) "
+        "WHERE staged_at IS NOT NULL AND sent_at IS NULL",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (INITIAL, SHARED_WORK, UNRECORDED_DELIVERIES)
 """Every migration, oldest first; versions are 1, 2, 3, ... without gaps."""
 
 LATEST_VERSION = MIGRATIONS[-1].version

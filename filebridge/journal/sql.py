@@ -49,6 +49,16 @@ CLAIMABLE = """
     AND (claimed_by IS NULL OR claim_expires_at IS NULL OR claim_expires_at <= ?)
 """
 
+# Staged files the partner has already answered, whose own delivery was never
+# journalled (the daemon died between the rename and its "sent"; the answers came in
+# before anyone could claim the order again, so it is no longer queued). Parameters:
+# (partner, now).
+UNRECORDED = f"""
+    partner = ? AND staged_at IS NOT NULL AND sent_at IS NULL
+    AND state NOT IN ('{OrderState.QUEUED.value}', '{OrderState.SEND_FAILED.value}')
+    AND (claimed_by IS NULL OR claim_expires_at IS NULL OR claim_expires_at <= ?)
+"""
+
 INSERT_ORDER = (
     insert_statement("orders", ORDER_COLUMNS) + " ON CONFLICT (order_id) DO NOTHING RETURNING seq"
 )
@@ -102,11 +112,12 @@ class SqlJournal(SharedWorkSql, Journal):
 
     @abstractmethod
     def _claim_statement(
-        self, partner: str, now: Any, limit: int, claimant: str, lease_until: Any
+        self, where: str, params: Sequence[Any], limit: int, claimant: str, lease_until: Any
     ) -> tuple[str, Sequence[Any]]:
-        """The dialect's atomic claim: marks and returns up to ``limit`` due orders.
+        """The dialect's atomic claim: marks and returns up to ``limit`` orders that match
+        ``where`` (with its ``params``), oldest first.
 
-        ``now`` and ``lease_until`` are already encoded for the dialect.
+        ``lease_until`` (and any instant in ``params``) is already encoded for the dialect.
         """
 
     # -- orders ------------------------------------------------------------------------
@@ -139,12 +150,24 @@ class SqlJournal(SharedWorkSql, Journal):
     ) -> list[OrderRow]:
         if limit <= 0:
             return []
-        sql, params = self._claim_statement(
-            partner, self.codec.encode_time(now), limit, claimant,
-            self.codec.encode_time(lease_until),
-        )
+        at = self.codec.encode_time(now)
+        return self._claim(CLAIMABLE, (partner, OrderState.QUEUED.value, at, at), limit,
+                           claimant, lease_until)
+
+    def claim_unrecorded_deliveries(
+        self, partner: str, now: datetime, limit: int, claimant: str, lease_until: datetime
+    ) -> list[OrderRow]:
+        if limit <= 0:
+            return []
+        return self._claim(UNRECORDED, (partner, self.codec.encode_time(now)), limit,
+                           claimant, lease_until)
+
+    def _claim(self, where: str, params: Sequence[Any], limit: int, claimant: str,
+               lease_until: datetime) -> list[OrderRow]:
+        sql, bound = self._claim_statement(where, params, limit, claimant,
+                                           self.codec.encode_time(lease_until))
         with self.transaction():
-            rows = self._query(sql, params)
+            rows = self._query(sql, bound)
         # RETURNING promises no order: put them back in the order the claim chose them
         rows.sort(key=lambda row: (self.codec.decode_time(row["created_at"]), int(row["seq"])))
         return [self.codec.order_row(row) for row in rows]

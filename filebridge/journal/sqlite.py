@@ -28,9 +28,9 @@ from typing import Any, ClassVar
 
 from filebridge.errors import JournalError
 from filebridge.journal.codec import RowCodec, to_utc, utc_iso
-from filebridge.journal.sql import CLAIMABLE, SqlJournal
+from filebridge.journal.sql import SqlJournal
 from filebridge.journal.store import Session
-from filebridge.model import Order, OrderState
+from filebridge.model import Order
 
 MEMORY = ":memory:"
 MINIMUM_SQLITE = (3, 35, 0)  # RETURNING
@@ -130,14 +130,14 @@ class SqliteJournal(SqlJournal):
             )
 
     def _claim_statement(
-        self, partner: str, now: Any, limit: int, claimant: str, lease_until: Any
+        self, where: str, params: Sequence[Any], limit: int, claimant: str, lease_until: Any
     ) -> tuple[str, Sequence[Any]]:
         # One statement inside BEGIN IMMEDIATE: no other writer can run between the
         # choice of rows and their marking.
         sql = (
             "UPDATE orders SET claimed_by = ?, claim_expires_at = ?, version = version + 1 "
             "WHERE seq IN ("
-            f"SELECT seq FROM orders WHERE {CLAIMABLE} ORDER BY created_at, seq LIMIT ?"
+            f"SELECT seq FROM orders WHERE {where} ORDER BY created_at, seq LIMIT ?"
             ") RETURNING *"
         )
-        return sql, (claimant, lease_until, partner, OrderState.QUEUED.value, now, now, limit)
+        return sql, (claimant, lease_until, *params, limit)

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from filebridge.bridge import Bridge
+from filebridge.engine.outbox import Outbox
 from filebridge.errors import ConcurrentUpdate, InvalidOrder, TransportError
 from filebridge.model import Order, OrderRow, OrderState
 from tests.engine.conftest import World, build_world
-from tests.factories import make_order
+from tests.factories import make_ack, make_order
 
 
 def test_submit_is_durable_and_queued(world: World, tmp_path: Path) -> None:
@@ -192,6 +193,50 @@ def test_a_staged_file_the_partner_already_took_counts_as_delivered(world: World
     assert world.files("to_partner/orders") == []
     assert world.bridge.get("ORD-1").state in (OrderState.SENT, OrderState.PICKED_UP)
     assert [r.status for r in world.bridge.exchanges()] == ["ok", "failed"]
+
+
+class Died(BaseException):
+    """The daemon's process ends here: nothing after this point runs or commits."""
+
+
+def test_a_delivery_the_partner_answered_before_the_restart_is_journalled_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a daemon that dies right after renaming the file into place, before it
+    # journals "sent", still holding its claim on the order
+    world.bridge.submit(make_order("ORD-1"))
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise Died
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Outbox, "_mark_sent", die)
+        with pytest.raises(Died):
+            world.bridge.run_once()
+    assert world.files("to_partner/orders") == ["ORDER_ORD-1_1.xml"]
+    # and the partner takes the file and acknowledges it before the claim runs out
+    world.store.remove("to_partner/orders/ORDER_ORD-1_1.xml")
+    world.drop_document(make_ack(world.sent_order("ORD-1")))
+    restarted = Bridge(world.config, clock=world.clock)
+    restarted.run_once()
+    world.clock.advance(seconds=3)  # the ack settles
+    restarted.run_once()
+    assert restarted.get("ORD-1").state is OrderState.ACKNOWLEDGED
+    # when the dead daemon's claim has run out
+    world.clock.advance(minutes=6)
+    restarted.run_once()
+    restarted.run_once()
+    # then the delivery is journalled once, with the file's hash, and nothing is resent
+    out = [r for r in restarted.exchanges() if r.direction == "out"]
+    assert [(r.status, r.file_name) for r in out] == [("ok", "ORDER_ORD-1_1.xml")]
+    row = restarted.journal.get_order("ORD-1")
+    assert row is not None and out[0].sha256 == hashlib.sha256(row.file_content or b"").hexdigest()
+    assert row.sent_at is not None and row.claimed_by is None
+    assert restarted.get("ORD-1").state is OrderState.ACKNOWLEDGED
+    assert world.files("to_partner/orders") == []
+    assert any("partner's answer confirms it arrived" in (entry.detail or "")
+               for entry in restarted.get("ORD-1").timeline)
+    restarted.close()
 
 
 def test_a_crash_before_the_temp_was_complete_stages_it_again(world: World) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from filebridge.errors import OrderNotFound
+from filebridge.errors import ConcurrentUpdate, OrderNotFound
 from filebridge.journal import Journal
 from filebridge.journal.schema import LATEST_VERSION
 from filebridge.model import OrderRow, OrderState
@@ -87,6 +87,32 @@ class TestOrders:
         assert stored is not None
         assert stored.next_attempt_at == datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
+    def test_a_partial_save_writes_only_the_named_fields(self, journal: Journal) -> None:
+        # given a stored order, and a copy of it with two fields changed in memory
+        journal.insert_order(order_row("ORD-1"))
+        stored = journal.get_order("ORD-1")
+        assert stored is not None
+        changed = stored.model_copy(update={"state": OrderState.SENT, "attempts": 7,
+                                            "last_error": "not meant to be written"})
+        # when only state and attempts are saved
+        journal.save_order(changed, fields=["state", "attempts"])
+        # then those two are written, the rest stays as stored, and the version moved on
+        again = journal.get_order("ORD-1")
+        assert again is not None
+        assert (again.state, again.attempts, again.last_error) == (OrderState.SENT, 7, None)
+        assert again.order == stored.order
+        assert again.version == stored.version + 1 == changed.version
+
+    def test_a_partial_save_over_a_stale_version_is_refused(self, journal: Journal) -> None:
+        journal.insert_order(order_row("ORD-1"))
+        seen = journal.get_order("ORD-1")
+        assert seen is not None
+        journal.save_order(seen.model_copy(), fields=["attempts"])
+        with pytest.raises(ConcurrentUpdate):
+            journal.save_order(seen.model_copy(update={"attempts": 1}), fields=["attempts"])
+        with pytest.raises(OrderNotFound):
+            journal.save_order(order_row("NOPE"), fields=["attempts"])
+
     def test_unknown_orders(self, journal: Journal) -> None:
         assert journal.get_order("NOPE") is None
         with pytest.raises(OrderNotFound):
@@ -159,6 +185,35 @@ class TestClaims:
         assert {row.claim_expires_at for row in claimed} == {now + LEASE}
         stored = journal.get_order("EARLY")
         assert stored is not None and stored.claimed_by == "daemon-a"
+
+    def test_claims_answered_orders_whose_delivery_was_never_journalled(
+        self, journal: Journal
+    ) -> None:
+        # given staged orders: one answered without its "sent" journalled, one still
+        # queued, one journalled normally, one given up, and one answered but still
+        # claimed by a daemon whose lease has not run out
+        staged = {"staged_at": T0, "file_name": "ORDER_X_1.xml", "upload_token": "t"}
+        journal.insert_order(order_row("ANSWERED", state=OrderState.ACKNOWLEDGED, **staged))
+        journal.insert_order(order_row("QUEUED", **staged))
+        journal.insert_order(order_row("RECORDED", state=OrderState.ACKNOWLEDGED,
+                                       sent_at=T0, **staged))
+        journal.insert_order(order_row("GIVEN-UP", state=OrderState.SEND_FAILED, **staged))
+        journal.insert_order(order_row("HELD", state=OrderState.COMPLETED, claimed_by="d-x",
+                                       claim_expires_at=T0 + LEASE, **staged))
+        journal.insert_order(order_row("OTHER", partner="depot",
+                                       state=OrderState.ACKNOWLEDGED, **staged))
+        # when a daemon looks for unjournalled deliveries and journals what it got
+        now = journal.claim_unrecorded_deliveries("retura", T0, 10, "daemon-a", T0 + LEASE)
+        for row in now:
+            journal.save_order(row.model_copy(update={"sent_at": T0, "claimed_by": None}),
+                               fields=["sent_at", "claimed_by"])
+        # and another looks again once the other daemon's lease has run out
+        later = journal.claim_unrecorded_deliveries("retura", T0 + LEASE, 10, "daemon-b",
+                                                    T0 + 2 * LEASE)
+        # then each gets only the answered ones nobody holds, each once
+        assert [row.order_id for row in now] == ["ANSWERED"]
+        assert now[0].claimed_by == "daemon-a"
+        assert [row.order_id for row in later] == ["HELD"]
 
     def test_a_live_claim_is_respected_and_an_expired_one_taken_over(
         self, database: JournalDatabase
