@@ -62,9 +62,15 @@ from filebridge.transports.sftp_folders import (
     remove_quietly,
     write_probe,
 )
-from filebridge.transports.sftp_jobs import PIPELINED_UP_TO, read_job, rename_job, stage_job
+from filebridge.transports.sftp_jobs import (
+    PIPELINED_UP_TO,
+    list_job,
+    read_job,
+    rename_job,
+    stage_job,
+)
 from filebridge.transports.sftp_login import SshSettings
-from filebridge.transports.sftp_pipeline import Fallback, Job, Pipeline
+from filebridge.transports.sftp_pipeline import Attrs, Fallback, Job, Pipeline
 from filebridge.transports.sftp_session import SshSession, channel_alive, raw_channel
 
 log = logging.getLogger(__name__)
@@ -335,6 +341,18 @@ class SftpTransport(Transport):
         prefix = "/".join(parts)
         remote = join(self.root, parts)
 
+        what = f"listing {prefix or 'the partner root'}"
+        found: list[list[tuple[str, Attrs]] | Fallback | None] = [None]
+        self._session.run(what, lambda client: Pipeline(raw_channel(client)).run(
+            [list_job(remote)], found))
+        entries = found[0]
+        if isinstance(entries, list):
+            files = [RemoteFile(child_path(prefix, name), attrs.size or 0,
+                                float(attrs.mtime or 0))
+                     for name, attrs in entries
+                     if attrs.mode is not None and stat.S_ISREG(attrs.mode)]
+            return sorted(files, key=lambda file: file.path)
+
         def listing(client: paramiko.SFTPClient) -> list[RemoteFile]:
             try:
                 entries = client.listdir_attr(remote)  # the whole listing, before acting
@@ -350,7 +368,7 @@ class SftpTransport(Transport):
             ]
             return sorted(files, key=lambda file: file.path)
 
-        return self._session.run(f"listing {prefix or 'the partner root'}", listing)
+        return self._session.run(what, listing)
 
     def read(self, path: str, max_size: int) -> bytes:
         folder, name = split_file(path)

@@ -23,17 +23,21 @@ from filebridge.transports.sftp_pipeline import (
     Data,
     Handle,
     Job,
+    Names,
     Reply,
     Status,
     close,
     fstat,
+    open_dir,
     open_file,
     read,
+    read_dir,
     remove,
     rename,
     write,
 )
 
+READDIR_AHEAD = 4  # READDIR requests in flight on one folder handle
 PIPELINED_UP_TO = 256 * 1024
 """Bytes: larger files take the careful path (paramiko's prefetch and pipelined
 writes), so one file never fills the pipeline's in-flight budget alone."""
@@ -94,3 +98,27 @@ def read_job(remote: str, max_size: int) -> Job[bytes]:
             at_end = isinstance(end, Status) and end.code == EOF
             return bytes(content) if at_end and _ok(closed) else FALLBACK
         (reply,) = yield [read(handle, len(content), CHUNK)]
+
+
+def list_job(remote: str) -> Job[list[tuple[str, Attrs]]]:
+    """Every entry of a folder, with several READDIR requests in flight on its handle.
+
+    SFTP answers requests on one handle as if they came one at a time, so the batches
+    arrive in order; the folder is read to its end before anything is acted on.
+    """
+    (opened,) = yield [open_dir(remote)]
+    if not isinstance(opened, Handle):
+        return FALLBACK  # e.g. no such folder: the careful path says so
+    handle = opened.handle
+    entries: list[tuple[str, Attrs]] = []
+    while True:
+        replies = yield [read_dir(handle) for _ in range(READDIR_AHEAD)]
+        for reply in replies:
+            if isinstance(reply, Names):
+                entries.extend(reply.entries)
+            elif isinstance(reply, Status) and reply.code == EOF:
+                yield [close(handle)]
+                return entries
+            else:
+                yield [close(handle)]
+                return FALLBACK

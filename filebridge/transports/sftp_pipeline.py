@@ -39,7 +39,7 @@ R = TypeVar("R")
 
 # SFTP v3 request and reply types (draft-ietf-secsh-filexfer-02)
 OPEN, CLOSE, READ, WRITE, LSTAT, FSTAT = 3, 4, 5, 6, 7, 8
-REMOVE, STAT, RENAME = 13, 17, 18
+OPENDIR, READDIR, REMOVE, STAT, RENAME = 11, 12, 13, 17, 18
 STATUS, HANDLE, DATA, NAME, ATTRS = 101, 102, 103, 104, 105
 
 OK, EOF, NO_SUCH_FILE = 0, 1, 2
@@ -100,7 +100,14 @@ class Attrs:
     mtime: int | None
 
 
-Reply = Status | Handle | Data | Attrs
+@dataclass(frozen=True, slots=True)
+class Names:
+    """One READDIR batch: each entry's name and attributes."""
+
+    entries: list[tuple[str, Attrs]]
+
+
+Reply = Status | Handle | Data | Attrs | Names
 Job = Generator[Sequence[Request], Sequence[Reply], R | Fallback]
 """A file's work: yields request groups, is sent each group's replies, returns its
 result (or ``FALLBACK``)."""
@@ -118,7 +125,8 @@ def _string(value: bytes) -> bytes:
 
 
 def _path(remote: str) -> bytes:
-    return _string(remote.encode("utf-8"))
+    # a name that is not UTF-8 came from a listing as surrogates, and goes back as it came
+    return _string(remote.encode("utf-8", "surrogateescape"))
 
 
 def open_file(remote: str, flags: int) -> Request:
@@ -151,6 +159,15 @@ def remove(remote: str) -> Request:
     return Request(REMOVE, _path(remote))
 
 
+def open_dir(remote: str) -> Request:
+    return Request(OPENDIR, _path(remote))
+
+
+def read_dir(handle: bytes) -> Request:
+    """The next batch of a folder's entries (OpenSSH sends up to 100 per reply)."""
+    return Request(READDIR, _string(handle), reply_size=32768)
+
+
 # -- replies -------------------------------------------------------------------------
 
 def _parse(kind: int, body: memoryview) -> Reply:
@@ -165,15 +182,33 @@ def _parse(kind: int, body: memoryview) -> Reply:
                 raise ProtocolError("SFTP reply shorter than it says")
             return Handle(value) if kind == HANDLE else Data(value)
         if kind == ATTRS:
-            return _parse_attrs(body)
+            return _parse_attrs(body, 0)[0]
+        if kind == NAME:
+            return _parse_names(body)
     except struct.error as exc:
         raise ProtocolError(f"malformed SFTP reply: {exc}") from exc
     raise ProtocolError(f"unexpected SFTP reply type {kind}")
 
 
-def _parse_attrs(body: memoryview) -> Attrs:
-    (flags,) = struct.unpack_from(">I", body, 0)
+def _parse_names(body: memoryview) -> Names:
+    (count,) = struct.unpack_from(">I", body, 0)
     at = 4
+    entries = []
+    for _ in range(count):
+        (length,) = struct.unpack_from(">I", body, at)
+        name = bytes(body[at + 4:at + 4 + length]).decode("utf-8", "surrogateescape")
+        at += 4 + length
+        (length,) = struct.unpack_from(">I", body, at)  # the "ls -l" line: not needed
+        at += 4 + length
+        attrs, at = _parse_attrs(body, at)
+        entries.append((name, attrs))
+    return Names(entries)
+
+
+def _parse_attrs(body: memoryview, at: int) -> tuple[Attrs, int]:
+    """The attributes at ``at``, and where the next field starts."""
+    (flags,) = struct.unpack_from(">I", body, at)
+    at += 4
     size = mode = mtime = None
     if flags & ATTR_SIZE:
         (size,) = struct.unpack_from(">Q", body, at)
@@ -185,7 +220,14 @@ def _parse_attrs(body: memoryview) -> Attrs:
         at += 4
     if flags & ATTR_TIMES:
         (_, mtime) = struct.unpack_from(">II", body, at)
-    return Attrs(size, mode, mtime)
+        at += 8
+    if flags & ATTR_EXTENDED:
+        (pairs,) = struct.unpack_from(">I", body, at)
+        at += 4
+        for _ in range(2 * pairs):
+            (length,) = struct.unpack_from(">I", body, at)
+            at += 4 + length
+    return Attrs(size, mode, mtime), at
 
 
 # -- the driver ----------------------------------------------------------------------

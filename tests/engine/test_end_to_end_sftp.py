@@ -18,7 +18,7 @@ from filebridge.config import BridgeConfig, config_from_dict
 from filebridge.model import FINAL_STATES, OrderState
 from filebridge.partner_sim import SimulatedPartner
 from filebridge.transports.factory import open_transport
-from tests.factories import make_order
+from tests.factories import make_ack, make_order
 from tests.servers.sshd import SshdServer
 
 DONE = FINAL_STATES | {OrderState.REJECTED}
@@ -136,3 +136,39 @@ def test_a_rotated_host_key_stops_everything_and_check_says_why(
     assert result.exit_code == 1
     assert "host key" in result.output.lower()
 
+
+
+@pytest.mark.slow
+def test_a_folder_of_ten_thousand_acks_is_ingested_completely(
+        sshd_server: SshdServer, partner_root: Path, tmp_path: Path) -> None:
+    # given 10,000 orders sent over SFTP in one burst
+    count = 10_000
+    bridge = Bridge(sftp_config(sshd_server, partner_root, tmp_path))
+    bridge.submit_many([make_order(f"BIG-{n:05d}") for n in range(count)], partner="hauler")
+    sent = 0
+    for _ in range(count // 100):
+        sent += bridge.run_once().sent
+        if sent == count:
+            break
+    assert sent == count
+    # and the partner answering every one of them at once, into one folder
+    acks = partner_root / "from_partner/acks"
+    for order_id in (f"BIG-{n:05d}" for n in range(count)):
+        order = bridge.journal.get_order(order_id)
+        assert order is not None
+        (acks / f"ACK_{order_id}.xml").write_bytes(make_ack(order.order).to_xml())
+    # when the bridge polls the folder
+    received = 0
+    for _ in range(count // 100):
+        received += bridge.run_once().received
+        if received >= count:
+            break
+    # then every ack was read once, applied, journalled and archived, none left behind
+    assert received == count
+    assert list(acks.iterdir()) == []
+    assert len(list((partner_root / "from_partner/archive").iterdir())) == count
+    assert bridge.status()["partners"]["hauler"] == {OrderState.ACKNOWLEDGED.value: count}
+    inbound = [r for r in bridge.exchanges(last=3 * count) if r.direction == "in"]
+    assert len(inbound) == count and {r.status for r in inbound} == {"ok"}
+    assert len({r.order_id for r in inbound}) == count
+    bridge.close()

@@ -19,7 +19,7 @@ import pytest
 
 from filebridge.errors import PartnerUnreachable
 from filebridge.transports.sftp import SftpTransport
-from filebridge.transports.sftp_jobs import read_job, stage_job
+from filebridge.transports.sftp_jobs import list_job, read_job, stage_job
 from filebridge.transports.sftp_pipeline import (
     ATTRS,
     CLOSE,
@@ -27,8 +27,11 @@ from filebridge.transports.sftp_pipeline import (
     EOF,
     FSTAT,
     HANDLE,
+    NAME,
     OPEN,
+    OPENDIR,
     READ,
+    READDIR,
     STATUS,
     WRITE,
     Pipeline,
@@ -217,3 +220,31 @@ def test_a_server_killed_mid_batch_keeps_what_was_done_and_loses_nothing(
         assert (folder / f"{name}.{token}.part").read_bytes() == data
     # and nothing is under a final name: publishing is a step of its own
     assert all(path.name.endswith(".part") for path in folder.iterdir())
+
+
+def test_a_folder_listing_with_extended_attributes_is_read_entry_by_entry() -> None:
+    # given a server that sends one entry with an extended attribute pair, one without
+    def entry(name: bytes, size: int, extended: bool) -> bytes:
+        flags = 0x1 | 0x4 | 0x8 | (0x80000000 if extended else 0)
+        attrs = struct.pack(">IQIII", flags, size, 0o100600, 1, 1_700_000_000)
+        if extended:
+            attrs += struct.pack(">I", 1) + string(b"vendor@example.com") + string(b"x")
+        return string(name) + string(b"-rw------- 1 u g " + name) + attrs
+
+    class Listing(ScriptedChannel):
+        def _answer(self, kind: int, raw_id: bytes, body: bytes) -> bytes:
+            (request_id,) = struct.unpack(">I", raw_id)
+            if kind == OPENDIR:
+                return reply(HANDLE, request_id, string(b"d"))
+            if kind == READDIR and not self.handles:
+                self.handles[b"d"] = "listed"
+                names = struct.pack(">I", 2) + entry(b"ACK_1.xml", 10, True) + entry(
+                    "Å.xml".encode(), 20, False)
+                return reply(NAME, request_id, names)
+            return reply(STATUS, request_id, status(EOF if kind == READDIR else 0))
+
+    # when the folder is listed
+    (entries,) = run(Listing(piece=5), [list_job("/acks")])
+    # then both entries come through with their sizes, modes and mtimes
+    assert [(name, attrs.size, attrs.mtime) for name, attrs in entries] == [  # type: ignore[attr-defined]
+        ("ACK_1.xml", 10, 1_700_000_000), ("Å.xml", 20, 1_700_000_000)]
