@@ -6,7 +6,12 @@ Guarantees the port asks for, in SFTP terms:
   writes ``<name>.<token>.part`` (pipelined writes) and checks its size with ``stat``;
   ``publish`` renames it with plain SFTP ``RENAME``, which OpenSSH refuses when the
   target exists (it links, then unlinks). A taken name becomes ``FileAlreadyExists``,
-  a missing temp ``RemoteFileMissing``. Bulk work spreads over the channel pool.
+  a missing temp ``RemoteFileMissing``.
+* Bulk verbs (``stage_many``, ``publish_many``, ``read_many``, ``move_many``) and
+  listings run on the request pipeline (``sftp_pipeline``, ``sftp_jobs``): many files'
+  requests in flight on each channel, spread over the channel pool (``sftp_bulk``).
+  Only the common case runs there; anything else is redone one file at a time on the
+  careful paramiko path below, which is the one place that words errors.
 * Polling only (``watches`` is False): the engine rescans every ``poll_interval``; the
   listing carries size and mtime for its settle rule.
 * Every operation has a deadline (``operation_timeout``) and a lost or hung connection
@@ -22,9 +27,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import stat
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
 
 import paramiko
 
@@ -38,7 +41,6 @@ from filebridge.errors import (
     TransportError,
 )
 from filebridge.transports.base import (
-    REASON_SUFFIX,
     FolderCheck,
     RemoteFile,
     Transport,
@@ -51,6 +53,7 @@ from filebridge.transports.paths import (
     split_file,
     split_relative,
 )
+from filebridge.transports.sftp_bulk import BulkRunner
 from filebridge.transports.sftp_folders import (
     Kind,
     is_missing,
@@ -58,8 +61,9 @@ from filebridge.transports.sftp_folders import (
     join,
     kind_of,
     make_folders,
-    reason_of,
+    move_as,
     remove_quietly,
+    rename_if_free,
     write_probe,
 )
 from filebridge.transports.sftp_jobs import (
@@ -74,10 +78,7 @@ from filebridge.transports.sftp_pipeline import Attrs, Fallback, Job, Pipeline
 from filebridge.transports.sftp_session import SshSession, channel_alive, raw_channel
 
 log = logging.getLogger(__name__)
-JOBS_PER_LANE = 64  # files per channel before another channel is worth its thread
 PREFETCH_ABOVE = PIPELINED_UP_TO  # bytes; smaller files are read with plain requests
-T = TypeVar("T")
-R = TypeVar("R")
 
 FolderChecks = list[FolderCheck]
 """Spelled once here: inside the class, ``list`` is the transport's own verb."""
@@ -90,7 +91,7 @@ class SftpTransport(Transport):
         self.settings = settings
         self.root = root
         self._session = SshSession(settings, clock)
-        self._pool: ThreadPoolExecutor | None = None  # workers for bulk work, one per channel
+        self._bulk = BulkRunner(self._session, settings.channels)
 
     def __repr__(self) -> str:
         return f"SftpTransport({self.settings.where}, root={self.root!r})"
@@ -194,7 +195,7 @@ class SftpTransport(Transport):
                 return None
             return stage_job(posixpath.join(remote_folder, temp), data, child_path(prefix, temp))
 
-        return self._bulk(f"uploading {len(items)} files to {prefix}", items, job,
+        return self._bulk.run(f"uploading {len(items)} files to {prefix}", items, job,
                           lambda item: self.stage(folder, *item))
 
     def publish_many(self, folder: str, items: Sequence[tuple[str, str]]
@@ -207,7 +208,7 @@ class SftpTransport(Transport):
             return rename_job(posixpath.join(remote_folder, temp_name(name, token)),
                               posixpath.join(remote_folder, name), child_path(prefix, name))
 
-        return self._bulk(f"publishing {len(items)} files in {prefix}", items, job,
+        return self._bulk.run(f"publishing {len(items)} files in {prefix}", items, job,
                           lambda item: self.publish(folder, *item))
 
     def read_many(self, paths: Sequence[str], max_size: int) -> list[bytes | TransportError]:
@@ -216,7 +217,7 @@ class SftpTransport(Transport):
             folder, name = split_file(path)
             return read_job(posixpath.join(join(self.root, folder), name), max_size)
 
-        return self._bulk(f"reading {len(paths)} files", paths, job,
+        return self._bulk.run(f"reading {len(paths)} files", paths, job,
                           lambda path: self.read(path, max_size))
 
     def move_many(self, items: Sequence[tuple[str, str, str | None]]
@@ -233,84 +234,8 @@ class SftpTransport(Transport):
             return rename_job(posixpath.join(join(self.root, source_folder), name),
                               join(self.root, tuple(target.split("/"))), target)
 
-        return self._bulk(f"moving {len(items)} files", items, job,
+        return self._bulk.run(f"moving {len(items)} files", items, job,
                           lambda item: self.move(item[0], item[1], item[2]))
-
-    def _bulk(self, what: str, items: Sequence[T], job_for: Callable[[T], Job[R] | None],
-              careful: Callable[[T], R]) -> list[R | TransportError]:
-        """Each item's job on the pipeline; the items a job gave back (``FALLBACK``), or
-        that have none, on the careful path. One result (value or error) per item."""
-        results: list[R | TransportError | None] = [None] * len(items)
-        jobs: list[Job[R]] = []
-        slots: list[int] = []
-        redo: list[int] = []
-        for index, item in enumerate(items):
-            try:
-                job = job_for(item)
-            except TransportError as exc:
-                results[index] = exc
-                continue
-            if job is None:
-                redo.append(index)
-            else:
-                jobs.append(job)
-                slots.append(index)
-        done: list[R | Fallback | None] = [None] * len(jobs)
-        lost = self._run_pipelines(what, jobs, done)
-        for index, value in zip(slots, done, strict=True):
-            if isinstance(value, Fallback) or value is None:
-                redo.append(index)
-            else:
-                results[index] = value
-        if lost is not None:
-            for index in redo:
-                results[index] = lost
-        elif redo:
-            redo.sort()
-            again = self._parallel([items[index] for index in redo], careful)
-            for index, outcome in zip(redo, again, strict=True):
-                results[index] = outcome
-        return [value if value is not None else TransportError(f"{what}: no result")
-                for value in results]
-
-    def _run_pipelines(self, what: str, jobs: list[Job[R]], done: list[R | Fallback | None]
-                       ) -> PartnerUnreachable | None:
-        """The jobs spread over up to ``connections`` channels, one pipeline (and one
-        worker) each; returns the error if the partner was lost meanwhile."""
-        lanes = max(1, min(self.settings.channels, len(jobs) // JOBS_PER_LANE))
-
-        def lane(number: int) -> PartnerUnreachable | None:
-            mine = list(range(number, len(jobs), lanes))
-            results: list[R | Fallback | None] = [None] * len(mine)
-            try:
-                self._session.run(what, lambda client: Pipeline(raw_channel(client)).run(
-                    [jobs[index] for index in mine], results))
-            except PartnerUnreachable as exc:
-                return exc
-            except TransportError:
-                log.warning("pipelined %s failed; going file by file", what, exc_info=True)
-            finally:
-                for index, value in zip(mine, results, strict=True):
-                    done[index] = value
-            return None
-
-        if lanes == 1:
-            return lane(0)
-        outcomes = list(self._workers().map(lane, range(lanes)))
-        return next((lost for lost in outcomes if lost is not None), None)
-
-    def _workers(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.settings.channels,
-                                            thread_name_prefix="sftp-io")
-        return self._pool
-
-    def _parallel(self, items: Sequence[T], operation: Callable[[T], R]
-                  ) -> list[R | TransportError]:
-        """One result (path or error) per item; one failure never hides another's success."""
-        if len(items) < 2:
-            return [_attempt(operation, item) for item in items]
-        return list(self._workers().map(lambda item: _attempt(operation, item), items))
 
     def exists(self, path: str) -> bool:
         folder, name = split_file(path)
@@ -405,7 +330,8 @@ class SftpTransport(Transport):
         target_prefix = "/".join(target_parts)
 
         def relocate(client: paramiko.SFTPClient) -> str:
-            if reason is None and self._rename_first(client, source, target_prefix, name):
+            remote_target = join(self.root, (*target_parts, name))
+            if reason is None and rename_if_free(client, source, remote_target):
                 return child_path(target_prefix, name)
             if kind_of(client, join(self.root, target_parts)) is not Kind.FOLDER:
                 if not is_present(client, source):
@@ -413,58 +339,12 @@ class SftpTransport(Transport):
                 self._make_folders(client, target_parts)
             for candidate in candidate_names(name):
                 target = child_path(target_prefix, candidate)
-                if self._move_as(client, path, source, target, reason):
+                if move_as(client, path, source, join(self.root, (*target_parts, candidate)),
+                           target, reason):
                     return target
             raise TransportError(f"cannot move {path}: no free name left in {folder}")
 
         return self._session.run(f"moving {path} to {target_prefix}", relocate)
-
-    def _rename_first(self, client: paramiko.SFTPClient, source: str, target_prefix: str,
-                      name: str) -> bool:
-        """The common case in one round trip: the target folder exists and the name is
-        free (OpenSSH's rename refuses a taken name). Any failure: False, and the careful
-        path finds out why."""
-        remote_target = join(self.root, tuple(child_path(target_prefix, name).split("/")))
-        try:
-            client.rename(source, remote_target)
-        except OSError:
-            if not channel_alive(client):
-                raise
-            return False
-        return True
-
-    def _move_as(self, client: paramiko.SFTPClient, path: str, source: str, target: str,
-                 reason: str | None) -> bool:
-        """Reason file first, then the file itself; False when the name is taken.
-
-        In this order a crash can leave a reason without its file (harmless) but never
-        a refused file without its reason.
-        """
-        remote_target = join(self.root, tuple(target.split("/")))
-        remote_reason = remote_target + REASON_SUFFIX
-        if is_present(client, remote_target) or is_present(client, remote_reason):
-            return False
-        if reason is not None:
-            try:
-                with client.open(remote_reason, "wbx") as handle:
-                    handle.write(reason.encode("utf-8"))
-            except OSError:
-                if channel_alive(client) and is_present(client, remote_reason):
-                    return False
-                raise
-        try:
-            client.rename(source, remote_target)
-        except OSError as exc:
-            if not channel_alive(client):
-                raise
-            if reason is not None:
-                remove_quietly(client, remote_reason)
-            if is_present(client, remote_target):
-                return False
-            if not is_present(client, source):
-                raise RemoteFileMissing(f"cannot move {path}: it is gone") from exc
-            raise TransportError(f"cannot move {path} to {target}: {reason_of(exc)}") from exc
-        return True
 
     # -- folders and check ------------------------------------------------------------
 
@@ -516,14 +396,5 @@ class SftpTransport(Transport):
             raise TransportError(detail)
 
     def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+        self._bulk.close()
         self._session.close()
-
-
-def _attempt(operation: Callable[[T], R], item: T) -> R | TransportError:
-    try:
-        return operation(item)
-    except TransportError as exc:
-        return exc

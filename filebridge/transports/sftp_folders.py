@@ -17,6 +17,8 @@ from enum import Enum
 
 import paramiko
 
+from filebridge.errors import RemoteFileMissing, TransportError
+from filebridge.transports.base import REASON_SUFFIX
 from filebridge.transports.sftp_session import channel_alive
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,53 @@ def write_probe(client: paramiko.SFTPClient, folder: str) -> str:
         raise
     client.remove(renamed)
     return "write probe ok (created, renamed and removed a file)"
+
+
+def rename_if_free(client: paramiko.SFTPClient, source: str, target: str) -> bool:
+    """The common move in one round trip: the target folder exists and the name is free
+    (OpenSSH's rename refuses a taken name). Any refusal: False, and the caller's
+    careful path finds out why."""
+    try:
+        client.rename(source, target)
+    except OSError:
+        if not channel_alive(client):
+            raise
+        return False
+    return True
+
+
+def move_as(client: paramiko.SFTPClient, path: str, source: str, remote_target: str,
+            target: str, reason: str | None) -> bool:
+    """Move ``source`` to ``remote_target`` (``target`` as the partner sees it), the
+    reason file first; False when the name is taken.
+
+    In this order a crash can leave a reason without its file (harmless) but never a
+    refused file without its reason.
+    """
+    remote_reason = remote_target + REASON_SUFFIX
+    if is_present(client, remote_target) or is_present(client, remote_reason):
+        return False
+    if reason is not None:
+        try:
+            with client.open(remote_reason, "wbx") as handle:
+                handle.write(reason.encode("utf-8"))
+        except OSError:
+            if channel_alive(client) and is_present(client, remote_reason):
+                return False
+            raise
+    try:
+        client.rename(source, remote_target)
+    except OSError as exc:
+        if not channel_alive(client):
+            raise
+        if reason is not None:
+            remove_quietly(client, remote_reason)
+        if is_present(client, remote_target):
+            return False
+        if not is_present(client, source):
+            raise RemoteFileMissing(f"cannot move {path}: it is gone") from exc
+        raise TransportError(f"cannot move {path} to {target}: {reason_of(exc)}") from exc
+    return True
 
 
 def remove_quietly(client: paramiko.SFTPClient, remote: str) -> None:
