@@ -27,8 +27,9 @@ from filebridge.engine.escalation import Escalator
 from filebridge.engine.events import EventHub
 from filebridge.engine.heartbeat import Heartbeat
 from filebridge.engine.inbox import Inbox
+from filebridge.engine.instructions import with_rendered_file
 from filebridge.engine.link import PartnerLink
-from filebridge.engine.outbox import Outbox, with_rendered_file
+from filebridge.engine.outbox import Outbox
 from filebridge.engine.runner import Engine, TickReport
 from filebridge.errors import (
     AlertNotFound,

@@ -39,6 +39,7 @@ from filebridge.clock import Clock
 from filebridge.engine.alerts import AlertDesk
 from filebridge.engine.backoff import compute_backoff
 from filebridge.engine.events import EventHub, OrderEvent
+from filebridge.engine.instructions import batch_file_name, with_rendered_file
 from filebridge.engine.link import PartnerLink
 from filebridge.errors import (
     ConcurrentUpdate,
@@ -47,7 +48,6 @@ from filebridge.errors import (
     RemoteFileMissing,
     TransportError,
 )
-from filebridge.formats.base import Codec
 from filebridge.journal.base import Journal
 from filebridge.model import (
     AlertKind,
@@ -67,26 +67,6 @@ SAVE_TRIES = 5  # re-reads after a concurrent write before giving up for this ti
 
 class _ClaimLost(Exception):
     """Another daemon holds the order now (ours expired): leave the file to it."""
-
-
-def order_file_name(order_id: str, sequence: int, extension: str) -> str:
-    """``ORDER_<OrderId>_<Sequence>.<xml|csv>`` (the contract's file name)."""
-    return f"ORDER_{order_id}_{sequence}.{extension}"
-
-
-def batch_file_name(now: datetime) -> str:
-    """``ORDERS_<batch id>.csv``: time-ordered and unique."""
-    return f"ORDERS_{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}.csv"
-
-
-def with_rendered_file(row: OrderRow, codec: Codec) -> OrderRow:
-    """The row with its instruction file rendered: name, bytes, and the temp-name token.
-    Rendered once (at submit, or at dispatch for batches and resends): every retry
-    sends the same name and bytes."""
-    return row.model_copy(update={
-        "file_name": order_file_name(row.order_id, row.order.sequence, codec.extension),
-        "file_content": codec.encode([row.order]),
-        "upload_token": secrets.token_hex(8), "staged_at": None})
 
 
 class Outbox:
