@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import paramiko
 import pytest
 from click.testing import CliRunner
 
@@ -136,6 +137,43 @@ def test_a_rotated_host_key_stops_everything_and_check_says_why(
     assert result.exit_code == 1
     assert "host key" in result.output.lower()
 
+
+
+def test_an_ack_uploaded_slowly_in_place_is_read_only_once_complete(
+        sshd_server: SshdServer, partner_root: Path, tmp_path: Path) -> None:
+    # given a sent order, and a partner that writes its ack in place (no temp name),
+    # a few hundred bytes at a time, over its own SFTP session
+    clock = ManualClock()
+    bridge = Bridge(sftp_config(sshd_server, partner_root, tmp_path, settle_time="10s"),
+                    clock=clock)
+    bridge.submit(make_order("ORD-1"))
+    assert bridge.run_once().sent == 1
+    order = bridge.journal.get_order("ORD-1")
+    assert order is not None
+    data = make_ack(order.order).to_xml()
+    with paramiko.SSHClient() as partner:
+        partner.load_host_keys(str(sshd_server.known_hosts))
+        partner.connect(sshd_server.host, sshd_server.port, username=sshd_server.user,
+                        key_filename=str(sshd_server.user_key), allow_agent=False,
+                        look_for_keys=False)
+        with partner.open_sftp() as client, client.open(
+                str(partner_root / "from_partner/acks/ACK_1.xml"), "wb") as handle:
+            for start in range(0, len(data), 100):
+                handle.write(data[start:start + 100])
+                handle.flush()
+                # when the bridge polls while the upload goes on, however long it waits
+                clock.advance(seconds=30)
+                bridge.run_once()
+                # then the half-written file is neither read nor refused
+                assert [r for r in bridge.exchanges() if r.direction == "in"] == []
+    # and once the file stops changing for settle_time, it is read whole and applied
+    for _ in range(3):
+        clock.advance(seconds=11)
+        bridge.run_once()
+    inbound = [r for r in bridge.exchanges() if r.direction == "in"]
+    assert [(r.status, r.size) for r in inbound] == [("ok", len(data))]
+    assert bridge.get("ORD-1").state is OrderState.ACKNOWLEDGED
+    bridge.close()
 
 
 @pytest.mark.slow
