@@ -248,3 +248,23 @@ def test_a_folder_listing_with_extended_attributes_is_read_entry_by_entry() -> N
     # then both entries come through with their sizes, modes and mtimes
     assert [(name, attrs.size, attrs.mtime) for name, attrs in entries] == [  # type: ignore[attr-defined]
         ("ACK_1.xml", 10, 1_700_000_000), ("Å.xml", 20, 1_700_000_000)]
+
+
+def test_a_server_that_hangs_mid_batch_fails_it_at_the_deadline_and_recovers(
+    sshd_factory: Callable[[], SshdServer], open_sftp: OpenSftp
+) -> None:
+    # given a connection in use, then a server that stops answering
+    server = sshd_factory()
+    transport = open_sftp(server, server.root, operation_timeout="1s")
+    transport.ensure_folders([ORDERS])
+    server.pause_sessions()
+    items = [(f"ORDER_{n}_1.xml", f"t{n}", b"x" * 5_000) for n in range(300)]
+    # when a batch is staged, then every file fails as unreachable at the deadline
+    results = transport.stage_many(ORDERS, items)
+    assert all(isinstance(result, PartnerUnreachable) for result in results)
+    assert "no answer within 1s" in str(results[0])
+    # and once the server answers again, the same batch goes through on a new connection
+    server.resume_sessions()
+    again = transport.stage_many(ORDERS, items)
+    assert again == [f"{ORDERS}/{name}.{token}.part" for name, token, _ in items]
+    assert server.log.read_text().count("Accepted publickey") == 2
