@@ -51,6 +51,7 @@ ATTR_SIZE, ATTR_UIDGID, ATTR_PERMISSIONS, ATTR_TIMES, ATTR_EXTENDED = (
 CHUNK: Final = 32768  # bytes per READ or WRITE request, what every server accepts
 RECV_SIZE: Final = 65536
 REPLY_OVERHEAD: Final = 64  # bytes budgeted for any reply that carries no data
+MAX_REPLY: Final = 4 << 20  # bytes; a longer reply is a broken or hostile server
 
 
 class Fallback:
@@ -328,8 +329,8 @@ class Pipeline:
             at = 0
             while len(view) - at >= 9:
                 (length,) = struct.unpack_from(">I", view, at)
-                if length < 5:
-                    raise ProtocolError("SFTP reply too short")
+                if not 5 <= length <= MAX_REPLY:
+                    raise ProtocolError(f"SFTP reply of {length} bytes: not a reply we asked for")
                 if len(view) - at - 4 < length:
                     break
                 kind = view[at + 4]

@@ -179,6 +179,15 @@ def test_a_reply_to_a_request_never_made_stops_the_pipeline() -> None:
         run(channel, [stage_job("/up/a.part", b"a", "a")])
 
 
+def test_a_reply_claiming_to_be_gigabytes_long_is_refused_before_it_is_buffered() -> None:
+    class Boasting(ScriptedChannel):
+        def _answer(self, kind: int, raw_id: bytes, body: bytes) -> bytes:
+            return struct.pack(">IBI", 3 << 30, HANDLE, 1) + b"h"
+
+    with pytest.raises(ProtocolError, match="not a reply we asked for"):
+        run(Boasting(piece=65_536), [stage_job("/up/a.part", b"a", "a")])
+
+
 def test_a_channel_closed_by_the_server_is_an_end_of_file() -> None:
     class Closed(ScriptedChannel):
         def recv(self, size: int) -> bytes:
