@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.sftp_common import alternate, sftp_batch, start_server
+from bench.sftp_common import alternate, sftp_batch, sftp_connect_only, start_server
 from filebridge.bridge import Bridge
 from filebridge.config import config_from_dict
 from tests.factories import make_ack, make_order
@@ -99,10 +99,12 @@ def main() -> None:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
             return
         counter = iter(range(10_000))
+        scratch = Path(tempfile.mkdtemp(prefix="sftp-connect-"))
         alternate(args.rounds,
                   lambda: run_filebridge(server, args.acks, f"{next(counter)}"),
                   lambda: run_openssh(server, args.acks, f"{next(counter)}"),
-                  f"ingest {args.acks} acks")
+                  f"ingest {args.acks} acks",
+                  lambda: sftp_connect_only(server, scratch))
     finally:
         server.stop()
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.sftp_common import alternate, sftp_batch, start_server
+from bench.sftp_common import alternate, sftp_batch, sftp_connect_only, start_server
 from filebridge.bridge import Bridge
 from filebridge.config import config_from_dict
 from filebridge.model import Order
@@ -88,10 +88,12 @@ def main() -> None:
             pstats.Stats("/tmp/sftp_send.prof").sort_stats("cumulative").print_stats(30)
             return
         counter = iter(range(10_000))
+        scratch = Path(tempfile.mkdtemp(prefix="sftp-connect-"))
         alternate(args.rounds,
                   lambda: run_filebridge(server, args.orders, f"{next(counter)}"),
                   lambda: run_openssh(server, args.orders, f"{next(counter)}"),
-                  f"send {args.orders} orders")
+                  f"send {args.orders} orders",
+                  lambda: sftp_connect_only(server, scratch))
     finally:
         server.stop()
 

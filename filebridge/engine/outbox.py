@@ -6,7 +6,8 @@ an order nor delivers it twice:
 1. claim due orders; render each file once (name, bytes, and a random token for its
    temp name) and commit that to the journal;
 2. *stage*: write the complete file under ``<name>.<token>.part`` (every reader ignores
-   ``.part`` files); commit ``staged_at``;
+   ``.part`` files); commit ``staged_at``, in the same write that renews the claim for
+   publishing;
 3. *publish*: rename the temp to the final name, never overwriting; commit ``sent``.
 
 After a crash, a staged order is published again, and what is found tells what
@@ -115,8 +116,12 @@ class Outbox:
         files: dict[str, list[OrderRow]] = {}
         for row in rows:
             files.setdefault(row.file_name or "", []).append(row)
-        failures = self._stage(link, files)
-        held = self._renew(files)  # publish inside a fresh lease
+        failures, staged = self._stage(link, files)
+        # journal what is staged, and publish inside a fresh lease: one write of each row
+        held = self._renew({name: group for name, group in files.items() if name in staged},
+                           staged_at=self.clock.now())
+        held |= self._renew({name: group for name, group in files.items()
+                             if name not in staged and name not in failures})
         for name, group in files.items():
             if name not in failures and any(row.order_id not in held for row in group):
                 failures[name] = _ClaimLost(name)
@@ -183,40 +188,39 @@ class Outbox:
         return [rendered.get(row.order_id, row) for row in rows]
 
     def _stage(self, link: PartnerLink, files: dict[str, list[OrderRow]]
-               ) -> dict[str, Exception]:
-        """Write the temps of files not staged yet; journal which are. Returns failures; a
-        file with a row whose claim was taken over fails with ``_ClaimLost``."""
+               ) -> tuple[dict[str, Exception], set[str]]:
+        """Write the temps of files not staged yet. Returns the failures, and the files
+        staged now (the caller journals those before publishing them)."""
         todo = [(name, group[0]) for name, group in files.items() if group[0].staged_at is None]
         if not todo:
-            return {}
+            return {}, set()
         results = link.transport.stage_many(link.config.orders_dir, [
             (name, row.upload_token or "", row.file_content or b"") for name, row in todo])
         failures: dict[str, Exception] = {}
-        now = self.clock.now()
-        staged: dict[str, object] = {"staged_at": now}
-        with self.journal.transaction():
-            for (name, _), result in zip(todo, results, strict=True):
-                if isinstance(result, Exception):
-                    failures[name] = result
-                    continue
-                for index, row in enumerate(files[name]):
-                    held = self._save_held(row, lambda _: staged)
-                    if held is None:
-                        failures[name] = _ClaimLost(name)
-                    else:
-                        files[name][index] = held
-        return failures
+        staged: set[str] = set()
+        for (name, _), result in zip(todo, results, strict=True):
+            if isinstance(result, Exception):
+                failures[name] = result
+            else:
+                staged.add(name)
+        return failures, staged
 
-    def _renew(self, files: dict[str, list[OrderRow]]) -> set[str]:
-        """Renew the claims on every row; the ids still held (a row's version is brought
-        up to date if nobody else wrote it meanwhile). A row taken over by another
-        daemon is no longer ours to publish or to journal: the daemon holding it now
-        settles it."""
+    def _renew(self, files: dict[str, list[OrderRow]], staged_at: datetime | None = None
+               ) -> set[str]:
+        """Renew the claims on every row (and with ``staged_at``, journal their files as
+        staged); the ids still held (a row's version is brought up to date if nobody
+        else wrote it meanwhile). A row taken over by another daemon is no longer ours
+        to publish or to journal: the daemon holding it now settles it."""
         rows = [row for group in files.values() for row in group]
+        if not rows:
+            return set()
         renewed = self.journal.renew_claims(
-            [row.order_id for row in rows], self.claimant, self.clock.now() + self.lease)
+            [row.order_id for row in rows], self.claimant, self.clock.now() + self.lease,
+            staged_at=staged_at)
         for row in rows:
             if row.order_id in renewed:
+                if staged_at is not None:
+                    row.staged_at = staged_at
                 # +1 is our renewal alone: the row is as we have it. More means another
                 # process wrote it too (an ack ingested elsewhere): keep the old version,
                 # so the next save fails, reads the row again and keeps that change.

@@ -109,11 +109,16 @@ class Journal(ABC):
 
     @abstractmethod
     def renew_claims(
-        self, order_ids: Sequence[str], claimant: str, lease_until: datetime
+        self, order_ids: Sequence[str], claimant: str, lease_until: datetime,
+        staged_at: datetime | None = None,
     ) -> dict[str, int]:
         """Extend ``claimant``'s claims on these orders to ``lease_until``; returns
         ``{order id: new version}`` of those it still held (a renewal is a write: the
-        version goes up). An order missing from the answer was taken over or released."""
+        version goes up). An order missing from the answer was taken over or released.
+
+        With ``staged_at``, the same write records that the orders' files are staged
+        (complete temps on the partner's side) since then: only for the orders still
+        held, in the statement that confirms the claim before the files are published."""
 
     @abstractmethod
     def orders_in_states(

@@ -91,18 +91,23 @@ class OrderClaimsSql(SqlStore):
             )
 
     def renew_claims(
-        self, order_ids: Sequence[str], claimant: str, lease_until: datetime
+        self, order_ids: Sequence[str], claimant: str, lease_until: datetime,
+        staged_at: datetime | None = None,
     ) -> dict[str, int]:
         if not order_ids:
             return {}
         renewed: dict[str, int] = {}
+        setting, values = "claim_expires_at = ?", [self.codec.encode_time(lease_until)]
+        if staged_at is not None:
+            setting += ", staged_at = ?"
+            values.append(self.codec.encode_time(staged_at))
         with self.transaction():
             for start in range(0, len(order_ids), 500):
                 chunk = list(order_ids[start:start + 500])
                 rows = self._query(
-                    "UPDATE orders SET claim_expires_at = ?, version = version + 1 "
+                    f"UPDATE orders SET {setting}, version = version + 1 "
                     f"WHERE claimed_by = ? AND order_id IN ({marks(chunk)}) "
                     "RETURNING order_id, version",
-                    (self.codec.encode_time(lease_until), claimant, *chunk))
+                    (*values, claimant, *chunk))
                 renewed.update((row["order_id"], int(row["version"])) for row in rows)
         return renewed

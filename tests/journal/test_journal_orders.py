@@ -215,6 +215,26 @@ class TestClaims:
         assert now[0].claimed_by == "daemon-a"
         assert [row.order_id for row in later] == ["HELD"]
 
+    def test_renewing_can_record_the_files_as_staged_for_the_orders_still_held(
+        self, journal: Journal
+    ) -> None:
+        # given one order claimed by daemon a, and one that daemon b took over from it
+        journal.insert_order(order_row("MINE", created=timedelta(seconds=1)))
+        journal.insert_order(order_row("TAKEN"))
+        journal.claim_due_orders("retura", T0, 1, "daemon-b", T0 + LEASE)  # TAKEN
+        journal.claim_due_orders("retura", T0, 1, "daemon-a", T0 + LEASE)  # MINE
+        # when daemon a renews both, saying their files are staged
+        staged_at = T0 + timedelta(seconds=30)
+        renewed = journal.renew_claims(["MINE", "TAKEN"], "daemon-a", T0 + 2 * LEASE,
+                                       staged_at=staged_at)
+        # then only the order it holds is renewed and marked staged, under a new version
+        assert set(renewed) == {"MINE"}
+        mine, taken = journal.get_order("MINE"), journal.get_order("TAKEN")
+        assert mine is not None and taken is not None
+        assert (mine.staged_at, mine.claim_expires_at) == (staged_at, T0 + 2 * LEASE)
+        assert renewed["MINE"] == mine.version
+        assert (taken.staged_at, taken.claimed_by) == (None, "daemon-b")
+
     def test_a_live_claim_is_respected_and_an_expired_one_taken_over(
         self, database: JournalDatabase
     ) -> None:
