@@ -196,7 +196,7 @@ class SftpTransport(Transport):
             return stage_job(posixpath.join(remote_folder, temp), data, child_path(prefix, temp))
 
         return self._bulk.run(f"uploading {len(items)} files to {prefix}", items, job,
-                          lambda item: self.stage(folder, *item))
+                              lambda item: self.stage(folder, *item))
 
     def publish_many(self, folder: str, items: Sequence[tuple[str, str]]
                      ) -> list[str | TransportError]:
@@ -209,7 +209,7 @@ class SftpTransport(Transport):
                               posixpath.join(remote_folder, name), child_path(prefix, name))
 
         return self._bulk.run(f"publishing {len(items)} files in {prefix}", items, job,
-                          lambda item: self.publish(folder, *item))
+                              lambda item: self.publish(folder, *item))
 
     def read_many(self, paths: Sequence[str], max_size: int) -> list[bytes | TransportError]:
         """Download every file pipelined; large ones with paramiko's prefetch."""
@@ -218,7 +218,7 @@ class SftpTransport(Transport):
             return read_job(posixpath.join(join(self.root, folder), name), max_size)
 
         return self._bulk.run(f"reading {len(paths)} files", paths, job,
-                          lambda path: self.read(path, max_size))
+                              lambda path: self.read(path, max_size))
 
     def move_many(self, items: Sequence[tuple[str, str, str | None]]
                   ) -> list[str | TransportError]:
@@ -235,7 +235,7 @@ class SftpTransport(Transport):
                               join(self.root, tuple(target.split("/"))), target)
 
         return self._bulk.run(f"moving {len(items)} files", items, job,
-                          lambda item: self.move(item[0], item[1], item[2]))
+                              lambda item: self.move(item[0], item[1], item[2]))
 
     def exists(self, path: str) -> bool:
         folder, name = split_file(path)

@@ -79,6 +79,8 @@ class BulkRunner:
                   ) -> PartnerUnreachable | None:
         """The jobs spread over up to ``connections`` channels, one pipeline (and one
         worker) each; returns the error if the partner was lost meanwhile."""
+        if not jobs:
+            return None  # nothing for the pipeline: do not even take a channel
         lanes = max(1, min(self._channels, len(jobs) // JOBS_PER_LANE))
 
         def lane(number: int) -> PartnerUnreachable | None:
@@ -101,6 +103,13 @@ class BulkRunner:
         outcomes = list(self._workers().map(lane, range(lanes)))
         return next((lost for lost in outcomes if lost is not None), None)
 
+    def parallel(self, items: Sequence[T], operation: Callable[[T], R]
+                 ) -> list[R | TransportError]:
+        """One result (path or error) per item; one failure never hides another's success."""
+        if len(items) < 2:
+            return [_attempt(operation, item) for item in items]
+        return list(self._workers().map(lambda item: _attempt(operation, item), items))
+
     def _workers(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
@@ -113,13 +122,6 @@ class BulkRunner:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-
-    def parallel(self, items: Sequence[T], operation: Callable[[T], R]
-                  ) -> list[R | TransportError]:
-        """One result (path or error) per item; one failure never hides another's success."""
-        if len(items) < 2:
-            return [_attempt(operation, item) for item in items]
-        return list(self._workers().map(lambda item: _attempt(operation, item), items))
 
 
 def _attempt(operation: Callable[[T], R], item: T) -> R | TransportError:
