@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, cast
 
 from lxml import etree
@@ -117,15 +118,21 @@ def build_tree(document: Document) -> etree._Element:
     return root
 
 
+@cache
+def _tag(name: str) -> str:
+    """``{urn:filebridge:exchange:1}Name``: made once per element name."""
+    return f"{{{XML_NAMESPACE}}}{name}"
+
+
 def _write(parent: etree._Element, nodes: tuple[Node, ...], model: BaseModel) -> None:
     for node in nodes:
         value = getattr(model, node.name)
         if value is None:
             continue
-        element = etree.SubElement(parent, etree.QName(XML_NAMESPACE, node.element))
+        element = etree.SubElement(parent, _tag(node.element))
         if node.is_list:
             for item in value:
-                child = etree.SubElement(element, etree.QName(XML_NAMESPACE, node.item_element))
+                child = etree.SubElement(element, _tag(node.item_element or ""))
                 if node.value is not None:
                     child.text = to_text(item)
                 else:
