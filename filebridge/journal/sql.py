@@ -16,6 +16,7 @@ from typing import Any
 
 from filebridge.errors import ConcurrentUpdate, OrderNotFound
 from filebridge.journal.base import Journal
+from filebridge.journal.codec import to_utc
 from filebridge.journal.order_claims import OrderClaimsSql, marks
 from filebridge.journal.schema import (
     EVENT_COLUMNS,
@@ -52,7 +53,7 @@ UPDATE_ORDER = (
     + ", ".join(f'"{name}" = ?' for name in UPDATED_ORDER_COLUMNS)
     + ", version = version + 1 WHERE order_id = ? AND version = ?"
 )
-INSERT_EXCHANGE = insert_statement("exchanges", EXCHANGE_COLUMNS) + " RETURNING *"
+INSERT_EXCHANGE = insert_statement("exchanges", EXCHANGE_COLUMNS) + " RETURNING id"
 INSERT_EVENT = insert_statement("events", EVENT_COLUMNS)
 INSERT_NOTIFICATION = insert_statement("notifications", NOTIFICATION_COLUMNS) + " RETURNING *"
 
@@ -186,7 +187,8 @@ class SqlJournal(OrderClaimsSql, SharedWorkSql, Journal):
     def add_exchange(self, record: ExchangeRecord) -> ExchangeRecord:
         with self.transaction():
             row = self._query(INSERT_EXCHANGE, self.codec.params(record, EXCHANGE_COLUMNS))[0]
-        return self.codec.record(ExchangeRecord, row)
+        # the record as it reads back: with its id, its instant in UTC
+        return record.model_copy(update={"id": int(row["id"]), "at": to_utc(record.at)})
 
     def exchanges(
         self,

@@ -5,7 +5,7 @@ Every test runs on SQLite and on PostgreSQL (the ``database`` fixture).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -69,6 +69,16 @@ class TestExchanges:
         assert stored == record.model_copy(update={"id": stored.id})
         assert journal.exchanges() == [stored]
         assert list(stored.contract_json()) == list(EXCHANGE_JSON_KEYS)
+
+    def test_a_record_made_in_another_zone_comes_back_as_it_reads_back(
+            self, journal: Journal) -> None:
+        oslo = timezone(timedelta(hours=1))
+        record = exchange(at=datetime(2026, 11, 28, 11, 0, 0, 5, tzinfo=oslo))
+
+        stored = journal.add_exchange(record)
+
+        assert stored.at.utcoffset() == timedelta(0) and stored.at == record.at
+        assert journal.exchanges() == [stored]
 
     def test_newest_first_and_limited(self, journal: Journal) -> None:
         # the id decides, not the time: a record journalled later is newer
