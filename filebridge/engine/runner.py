@@ -105,7 +105,13 @@ class Engine:
             return
         try:
             link.prepare()
-            report.sent += self.outbox.dispatch(link)
+            sent = self.outbox.dispatch(link)
+            report.sent += sent
+            if sent and link.next_poll_at is not None:
+                # answers (and pickups) are awaited now: look again soon, not at the
+                # end of an idle interval that began before these went out
+                soon = self.clock.now() + min(link.config.poll_interval, IN_FLIGHT_POLL)
+                link.next_poll_at = min(link.next_poll_at, soon)
             poll_due = force_poll or link.next_poll_at is None or now >= link.next_poll_at
             if poll_due or link.woken:
                 # an arrival announced by a watcher is ingested at once; the rest waits

@@ -139,6 +139,46 @@ def test_a_rotated_host_key_stops_everything_and_check_says_why(
 
 
 
+def test_an_idle_partner_is_polled_at_its_interval(
+        sshd_server: SshdServer, partner_root: Path, tmp_path: Path) -> None:
+    # given a partner polled every 30 s with nothing awaited from it
+    clock = ManualClock()
+    bridge = Bridge(sftp_config(sshd_server, partner_root, tmp_path, poll_interval="30s"),
+                    clock=clock)
+    bridge.engine.tick()  # first contact: folders made, first poll done
+    # when a file arrives, then it waits for the next regular poll
+    acks = partner_root / "from_partner/acks"
+    (acks / "ACK_stray.xml").write_bytes(make_ack(make_order("NOBODY")).to_xml())
+    clock.advance(seconds=20)
+    bridge.engine.tick()
+    assert (acks / "ACK_stray.xml").exists()
+    clock.advance(seconds=11)
+    bridge.engine.tick()
+    assert not (acks / "ACK_stray.xml").exists()  # read at 30 s, refused as unmatched
+    bridge.close()
+
+
+def test_a_partner_is_polled_soon_after_an_order_was_sent_to_it(
+        sshd_server: SshdServer, partner_root: Path, tmp_path: Path) -> None:
+    # given a partner polled every 30 s, just polled
+    clock = ManualClock()
+    bridge = Bridge(sftp_config(sshd_server, partner_root, tmp_path, poll_interval="30s"),
+                    clock=clock)
+    bridge.engine.tick()
+    # when an order goes out, and the partner acknowledges it at once
+    clock.advance(seconds=1)
+    bridge.submit(make_order("ORD-1"))
+    assert bridge.engine.tick().sent == 1
+    order = bridge.journal.get_order("ORD-1")
+    assert order is not None
+    (partner_root / "from_partner/acks/ACK_1.xml").write_bytes(make_ack(order.order).to_xml())
+    # then the acknowledgement is read within seconds, not at the next 30 s poll
+    clock.advance(seconds=6)
+    bridge.engine.tick()
+    assert bridge.get("ORD-1").state is OrderState.ACKNOWLEDGED
+    bridge.close()
+
+
 def test_an_ack_uploaded_slowly_in_place_is_read_only_once_complete(
         sshd_server: SshdServer, partner_root: Path, tmp_path: Path) -> None:
     # given a sent order, and a partner that writes its ack in place (no temp name),
