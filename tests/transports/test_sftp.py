@@ -165,7 +165,8 @@ def test_bulk_dispatch_makes_do_when_the_server_allows_fewer_channels(
     server.stop()
     server.start()
     transport = open_sftp(server, server.root, connections=6)
-    items = [(f"ORDER_{i:03d}_1.xml", b"x") for i in range(60)]
+    # (enough files for six pipelines at once, so four of them must wait their turn)
+    items = [(f"ORDER_{i:03d}_1.xml", b"x") for i in range(400)]
     # when a bulk dispatch runs, then every file still lands, over the channels allowed
     assert bulk(transport, ORDERS, items) == [f"{ORDERS}/{name}" for name, _ in items]
     assert files_in(server.root / ORDERS) == [name for name, _ in items]
