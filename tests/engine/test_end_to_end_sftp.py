@@ -41,6 +41,22 @@ def partner_root(sshd_server: SshdServer) -> Path:
     return sshd_server.root / f"e2e-{secrets.token_hex(4)}"
 
 
+def clocked_bridge(server: SshdServer, root: Path, tmp_path: Path,
+                   **policy: Any) -> tuple[Bridge, ManualClock]:
+    """A bridge on ``server`` whose time moves only when the test says so."""
+    clock = ManualClock()
+    return Bridge(sftp_config(server, root, tmp_path, **policy), clock=clock), clock
+
+
+def sent_ack(bridge: Bridge, order_id: str, tick: Callable[[], int]) -> bytes:
+    """Submit an order, send it with one ``tick``, and return the partner's ack of it."""
+    bridge.submit(make_order(order_id))
+    assert tick() == 1
+    row = bridge.journal.get_order(order_id)
+    assert row is not None
+    return make_ack(row.order).to_xml()
+
+
 def run_until_settled(bridge: Bridge, partner: SimulatedPartner, order_ids: list[str],
                       clock: ManualClock | None = None, rounds: int = 60) -> None:
     for _ in range(rounds):
@@ -142,9 +158,7 @@ def test_a_rotated_host_key_stops_everything_and_check_says_why(
 def test_an_idle_partner_is_polled_at_its_interval(
         sshd_server: SshdServer, partner_root: Path, tmp_path: Path) -> None:
     # given a partner polled every 30 s with nothing awaited from it
-    clock = ManualClock()
-    bridge = Bridge(sftp_config(sshd_server, partner_root, tmp_path, poll_interval="30s"),
-                    clock=clock)
+    bridge, clock = clocked_bridge(sshd_server, partner_root, tmp_path, poll_interval="30s")
     bridge.engine.tick()  # first contact: folders made, first poll done
     # when a file arrives, then it waits for the next regular poll
     acks = partner_root / "from_partner/acks"
@@ -161,17 +175,12 @@ def test_an_idle_partner_is_polled_at_its_interval(
 def test_a_partner_is_polled_soon_after_an_order_was_sent_to_it(
         sshd_server: SshdServer, partner_root: Path, tmp_path: Path) -> None:
     # given a partner polled every 30 s, just polled
-    clock = ManualClock()
-    bridge = Bridge(sftp_config(sshd_server, partner_root, tmp_path, poll_interval="30s"),
-                    clock=clock)
+    bridge, clock = clocked_bridge(sshd_server, partner_root, tmp_path, poll_interval="30s")
     bridge.engine.tick()
     # when an order goes out, and the partner acknowledges it at once
     clock.advance(seconds=1)
-    bridge.submit(make_order("ORD-1"))
-    assert bridge.engine.tick().sent == 1
-    order = bridge.journal.get_order("ORD-1")
-    assert order is not None
-    (partner_root / "from_partner/acks/ACK_1.xml").write_bytes(make_ack(order.order).to_xml())
+    ack = sent_ack(bridge, "ORD-1", lambda: bridge.engine.tick().sent)
+    (partner_root / "from_partner/acks/ACK_1.xml").write_bytes(ack)
     # then the acknowledgement is read within seconds, not at the next 30 s poll
     clock.advance(seconds=6)
     bridge.engine.tick()
@@ -183,14 +192,8 @@ def test_an_ack_uploaded_slowly_in_place_is_read_only_once_complete(
         sshd_server: SshdServer, partner_root: Path, tmp_path: Path) -> None:
     # given a sent order, and a partner that writes its ack in place (no temp name),
     # a few hundred bytes at a time, over its own SFTP session
-    clock = ManualClock()
-    bridge = Bridge(sftp_config(sshd_server, partner_root, tmp_path, settle_time="10s"),
-                    clock=clock)
-    bridge.submit(make_order("ORD-1"))
-    assert bridge.run_once().sent == 1
-    order = bridge.journal.get_order("ORD-1")
-    assert order is not None
-    data = make_ack(order.order).to_xml()
+    bridge, clock = clocked_bridge(sshd_server, partner_root, tmp_path, settle_time="10s")
+    data = sent_ack(bridge, "ORD-1", lambda: bridge.run_once().sent)
     with paramiko.SSHClient() as partner:
         partner.load_host_keys(str(sshd_server.known_hosts))
         partner.connect(sshd_server.host, sshd_server.port, username=sshd_server.user,
