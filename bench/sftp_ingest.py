@@ -105,6 +105,7 @@ def main() -> None:
                   lambda: run_openssh(server, args.acks, f"{next(counter)}"),
                   f"ingest {args.acks} acks",
                   lambda: sftp_connect_only(server, scratch))
+        shutil.rmtree(scratch)
     finally:
         server.stop()
 

@@ -94,6 +94,7 @@ def main() -> None:
                   lambda: run_openssh(server, args.orders, f"{next(counter)}"),
                   f"send {args.orders} orders",
                   lambda: sftp_connect_only(server, scratch))
+        shutil.rmtree(scratch)
     finally:
         server.stop()
 

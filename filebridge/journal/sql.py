@@ -47,12 +47,6 @@ INSERT_ORDER = (
 UPDATED_ORDER_COLUMNS = tuple(
     name for name in ORDER_COLUMNS if name not in ("order_id", "version")
 )
-# Optimistic concurrency: the write lands only on the version the caller read.
-UPDATE_ORDER = (
-    "UPDATE orders SET "
-    + ", ".join(f'"{name}" = ?' for name in UPDATED_ORDER_COLUMNS)
-    + ", version = version + 1 WHERE order_id = ? AND version = ?"
-)
 INSERT_EXCHANGE = insert_statement("exchanges", EXCHANGE_COLUMNS) + " RETURNING id"
 INSERT_EVENT = insert_statement("events", EVENT_COLUMNS)
 INSERT_NOTIFICATION = insert_statement("notifications", NOTIFICATION_COLUMNS) + " RETURNING *"
@@ -73,7 +67,8 @@ UPSERT_ALERT = """
 
 @cache
 def update_statement(fields: frozenset[str]) -> tuple[str, tuple[str, ...]]:
-    """The optimistic UPDATE of just these ``OrderRow`` fields, and its columns in order."""
+    """The optimistic UPDATE of just these ``OrderRow`` fields, and its columns in order:
+    the write lands only on the version the caller read."""
     wanted = {"document" if name == "order" else name for name in fields}
     unknown = wanted - set(UPDATED_ORDER_COLUMNS)
     if unknown:
@@ -98,10 +93,8 @@ class SqlJournal(OrderClaimsSql, SharedWorkSql, Journal):
         return self.codec.order_row(row) if row else None
 
     def save_order(self, row: OrderRow, fields: Collection[str] | None = None) -> None:
-        if fields is None:
-            sql, columns = UPDATE_ORDER, UPDATED_ORDER_COLUMNS
-        else:
-            sql, columns = update_statement(frozenset(fields))
+        sql, columns = update_statement(
+            frozenset(UPDATED_ORDER_COLUMNS if fields is None else fields))
         params = [*self.codec.order_params(row, columns), row.order_id, row.version]
         with self.transaction():
             if self._command(sql, params) == 0:

@@ -227,12 +227,12 @@ class SftpTransport(Transport):
         def job(item: tuple[str, str, str | None]) -> Job[str] | None:
             path, folder, reason = item
             source_folder, name = split_file(path)
-            target_prefix = "/".join(split_relative(folder, "folder"))
+            target_parts = split_relative(folder, "folder")
             if reason is not None:
                 return None
-            target = child_path(target_prefix, name)
-            return rename_job(posixpath.join(join(self.root, source_folder), name),
-                              join(self.root, tuple(target.split("/"))), target)
+            return rename_job(join(self.root, (*source_folder, name)),
+                              join(self.root, (*target_parts, name)),
+                              child_path("/".join(target_parts), name))
 
         return self._bulk.run(f"moving {len(items)} files", items, job,
                               lambda item: self.move(item[0], item[1], item[2]))
@@ -272,26 +272,18 @@ class SftpTransport(Transport):
             [list_job(remote)], found))
         entries = found[0]
         if isinstance(entries, list):
-            files = [RemoteFile(child_path(prefix, name), attrs.size or 0,
-                                float(attrs.mtime or 0))
-                     for name, attrs in entries
-                     if attrs.mode is not None and stat.S_ISREG(attrs.mode)]
-            return sorted(files, key=lambda file: file.path)
+            return _regular_files(prefix, entries)
 
         def listing(client: paramiko.SFTPClient) -> list[RemoteFile]:
             try:
-                entries = client.listdir_attr(remote)  # the whole listing, before acting
+                listed = client.listdir_attr(remote)  # the whole listing, before acting
             except OSError as exc:
                 if is_missing(client, exc):
                     raise RemoteFileMissing(f"cannot list {prefix}: no such folder") from exc
                 raise
-            files = [
-                RemoteFile(child_path(prefix, entry.filename), entry.st_size or 0,
-                           float(entry.st_mtime or 0))
-                for entry in entries
-                if entry.st_mode is not None and stat.S_ISREG(entry.st_mode)
-            ]
-            return sorted(files, key=lambda file: file.path)
+            return _regular_files(prefix, [
+                (entry.filename, Attrs(entry.st_size, entry.st_mode, entry.st_mtime))
+                for entry in listed])
 
         return self._session.run(what, listing)
 
@@ -398,3 +390,11 @@ class SftpTransport(Transport):
     def close(self) -> None:
         self._bulk.close()
         self._session.close()
+
+
+def _regular_files(prefix: str, entries: Iterable[tuple[str, Attrs]]) -> list[RemoteFile]:
+    """The regular files of a listing (folders, links and devices left out), by path."""
+    files = [RemoteFile(child_path(prefix, name), attrs.size or 0, float(attrs.mtime or 0))
+             for name, attrs in entries
+             if attrs.mode is not None and stat.S_ISREG(attrs.mode)]
+    return sorted(files, key=lambda file: file.path)
