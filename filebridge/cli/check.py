@@ -19,8 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 from filebridge.cli.context import config_from, console, print_json
+from filebridge.cli.render import plain
 from filebridge.config import BridgeConfig, PartnerConfig
 from filebridge.errors import ConfigError, FileBridgeError
+from filebridge.outside_text import shown
 from filebridge.transports.base import FolderCheck
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 0, 1, 2, 3
@@ -92,21 +94,21 @@ def verdict(result: PartnerCheck) -> Text:
     failed = [row.name for row in result.rows if not row.ok]
     if not failed:
         return Text.assemble(("PASS ", "bold green"),
-                             f"{result.partner}: all {total} checks passed")
+                             plain(f"{result.partner}: all {total} checks passed"))
     return Text.assemble(("FAIL ", "bold red"),
-                         f"{result.partner}: {len(failed)} of {total} checks failed: "
-                         f"{', '.join(failed)}")
+                         plain(f"{result.partner}: {len(failed)} of {total} checks failed: "
+                               f"{', '.join(failed)}"))
 
 
 def check_table(result: PartnerCheck) -> Table:
-    table = Table(title=f"{result.partner} ({result.transport}: {result.target})",
+    table = Table(title=plain(f"{result.partner} ({result.transport}: {result.target})"),
                   title_justify="left")
     table.add_column("check", overflow="fold")
     table.add_column("result")
     table.add_column("detail", overflow="fold")
     for row in result.rows:
-        status = Text("ok", style="green") if row.ok else Text("FAIL", style="bold red")
-        table.add_row(row.name, status, row.detail)
+        status = plain("ok", "green") if row.ok else plain("FAIL", "bold red")
+        table.add_row(plain(row.name), status, plain(row.detail))
     return table
 
 
@@ -119,8 +121,8 @@ def check(ctx: click.Context, partner: str | None, as_json: bool) -> None:
     config = config_from(ctx)
     if partner is not None and partner not in config.partners:
         known = ", ".join(config.partners) or "none"
-        click.echo(f"filebridge: error: unknown partner {partner!r} (configured: {known})",
-                   err=True)
+        click.echo(shown(f"filebridge: error: unknown partner {partner!r} "
+                         f"(configured: {known})"), err=True)
         ctx.exit(EXIT_NOT_FOUND)
     if not config.partners:
         raise ConfigError(f"{config.path or '<config>'}: no partners configured")
@@ -137,10 +139,10 @@ def check(ctx: click.Context, partner: str | None, as_json: bool) -> None:
             out.print()
         if len(results) > 1:
             failed = [r.partner for r in results if not r.ok]
-            out.print(Text.assemble(("FAIL ", "bold red"), f"{len(failed)} of {len(results)} "
-                                    f"partners failed: {', '.join(failed)}") if failed else
-                      Text.assemble(("PASS ", "bold green"),
-                                    f"all {len(results)} partners passed"))
+            out.print(Text.assemble(("FAIL ", "bold red"), plain(
+                f"{len(failed)} of {len(results)} partners failed: {', '.join(failed)}"))
+                if failed else Text.assemble(("PASS ", "bold green"),
+                                             plain(f"all {len(results)} partners passed")))
     if any(result.config_error for result in results):
         ctx.exit(EXIT_USAGE)
     ctx.exit(EXIT_OK if all_ok else EXIT_FAILED)

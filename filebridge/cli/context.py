@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from filebridge.config import BridgeConfig, load_config
+from filebridge.outside_text import json_safe
 
 if TYPE_CHECKING:
     from filebridge.bridge import Bridge
@@ -45,5 +46,8 @@ def bridge_from(ctx: click.Context) -> Bridge:
 
 
 def print_json(data: Any) -> None:
-    """Exactly one JSON document on stdout, nothing else."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """Exactly one JSON document on stdout, nothing else. Values keep their exact text for
+    programs; what a terminal would act on (C1 controls, bidi overrides) is written as a
+    JSON escape, in case a person reads it there."""
+    sys.stdout.write(json_safe(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+                     + "\n")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from filebridge.cli.context import bridge_from, console, error_console
+from filebridge.cli.render import plain
 from filebridge.engine.runner import TickReport
 from filebridge.errors import ConfigError
 from filebridge.observe.live import LiveView
@@ -104,10 +105,10 @@ def _run_once(bridge: Bridge, quiet: bool) -> int:
     if report.unreachable:
         problems.append(f"unreachable: {', '.join(report.unreachable)}")
     if not quiet:
-        console().print(
+        console().print(plain(
             f"sent {report.sent}, picked up {report.picked_up}, received {report.received}, "
             f"alerts opened {report.alerts_opened}, notifications {report.notified}"
-            + (f"; {'; '.join(problems)}" if problems else ""))
+            + (f"; {'; '.join(problems)}" if problems else "")))
     return EXIT_FAILED if problems else EXIT_OK
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from filebridge.cli.context import console, print_json
+from filebridge.cli.render import plain
 from filebridge.errors import ConfigError
 from filebridge.journal import open_journal
 from filebridge.journal.base import Journal
@@ -57,10 +58,10 @@ def migrate(source_url: str, target_url: str, force: bool, as_json: bool) -> Non
                     "copied": counts})
         return
     out = console()
-    out.print(f"Copied {redact_url(source_url)} -> {redact_url(target_url)}")
+    out.print(plain(f"Copied {redact_url(source_url)} -> {redact_url(target_url)}"))
     for table, count in counts.items():
-        out.print(f"  {table:<14} {count:>8}")
-    out.print("Point \\[journal] url at the new journal, then start the daemons.")
+        out.print(plain(f"  {table:<14} {count:>8}"))
+    out.print(plain("Point [journal] url at the new journal, then start the daemons."))
 
 
 def _open(url: str) -> SqlJournal:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from filebridge.errors import ConfigError, FileBridgeError, NotFound
+from filebridge.outside_text import shown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 0, 1, 2, 3
 
@@ -31,7 +32,8 @@ class FileBridgeGroup(click.Group):
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"filebridge: error: {message}", err=True)
+    """One line, whatever the message quotes (a partner's text, a server's reply)."""
+    click.echo(f"filebridge: error: {shown(message)}", err=True)
     sys.exit(code)
 
 

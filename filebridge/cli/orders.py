@@ -11,6 +11,7 @@ from rich.progress import Progress
 
 from filebridge.bridge import Bridge, current_user
 from filebridge.cli.context import bridge_from, console, error_console, print_json
+from filebridge.cli.render import plain
 from filebridge.config import parse_duration
 from filebridge.errors import ConfigError, DocumentError, FileBridgeError, InvalidOrder
 from filebridge.formats.detect import detect
@@ -64,18 +65,18 @@ def send(ctx: click.Context, files: tuple[Path, ...], partner: str | None, as_js
             try:
                 orders = orders_from_file(path)
             except OSError as exc:
-                err.print(f"{path}: cannot read: {exc.strerror}")
+                err.print(plain(f"{path}: cannot read: {exc.strerror}"))
                 failures += 1
                 continue
             except DocumentError as exc:
-                err.print(f"{path}: {exc}")
+                err.print(plain(f"{path}: {exc}"))
                 failures += 1
                 continue
             for order in orders:
                 try:
                     receipts.append(bridge.submit(order, partner=partner))
                 except InvalidOrder as exc:
-                    err.print(f"{path}: order {order.order_id}: {exc}")
+                    err.print(plain(f"{path}: order {order.order_id}: {exc}"))
                     failures += 1
                 progress.advance(task)
     if as_json:
@@ -83,7 +84,7 @@ def send(ctx: click.Context, files: tuple[Path, ...], partner: str | None, as_js
     else:
         for receipt in receipts:
             note = "queued" if receipt.created else f"already submitted ({receipt.state.value})"
-            console().print(f"{receipt.order_id} -> {receipt.partner}: {note}")
+            console().print(plain(f"{receipt.order_id} -> {receipt.partner}: {note}"))
     if failures:
         ctx.exit(1)
 
@@ -112,7 +113,7 @@ def resend(ctx: click.Context, order_ids: tuple[str, ...], state: str | None,
     targets = list(order_ids) if order_ids else _select(bridge, state, partner, since)
     if not order_ids:
         if not targets:
-            console().print("No orders match.")
+            console().print(plain("No orders match."))
             return
         if len(targets) > CONFIRM_ABOVE and not (yes or dry_run):
             click.confirm(f"Resend {len(targets)} orders?", abort=True)
@@ -127,12 +128,12 @@ def resend(ctx: click.Context, order_ids: tuple[str, ...], state: str | None,
             except FileBridgeError as exc:
                 if order_ids and len(order_ids) == 1:
                     raise
-                out.print(f"{order_id}: {exc}")
+                out.print(plain(f"{order_id}: {exc}"))
                 failed += 1
                 continue
             verb = "would resend" if dry_run else "queued for resend"
-            out.print(f"{order_id}: {verb} as sequence {order.sequence} "
-                      f"(MessageId {order.message_id})")
+            out.print(plain(f"{order_id}: {verb} as sequence {order.sequence} "
+                            f"(MessageId {order.message_id})"))
             progress.advance(task)
     if failed:
         ctx.exit(3 if failed == len(targets) else 1)

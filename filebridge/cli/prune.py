@@ -18,6 +18,7 @@ import click
 from rich.text import Text
 
 from filebridge.cli.context import bridge_from, console, print_json
+from filebridge.cli.render import plain
 from filebridge.config import BridgeConfig, parse_duration
 from filebridge.errors import FileBridgeError
 from filebridge.observe.housekeeping import (
@@ -81,17 +82,17 @@ def _prune_partner(config: BridgeConfig, name: str, now: datetime,
 def _print(rows: int, before: str, archives: dict[str, ArchivePrune], dry_run: bool) -> None:
     out = console()
     verb = "would remove" if dry_run else "removed"
-    out.print(f"Journal: {verb} {rows} rows older than {before} UTC.")
+    out.print(plain(f"Journal: {verb} {rows} rows older than {before} UTC."))
     for name, result in archives.items():
         if result.keep is None:
-            out.print(f"Archive of {name}: archive_keep is not set; every file is kept.")
+            out.print(plain(f"Archive of {name}: archive_keep is not set; every file is kept."))
             continue
         line = (f"Archive of {name} ({result.folder}, keep {duration_text(result.keep)}): "
                 f"{verb} {len(result.removed)} files, kept {result.kept}.")
-        out.print(line)
+        out.print(plain(line))
         if result.error:
-            out.print(Text.assemble("  ", ("not pruned: ", "red"), result.error))
+            out.print(Text.assemble("  ", ("not pruned: ", "red"), plain(result.error)))
         for failure in result.failed:
-            out.print(Text.assemble("  ", ("could not remove ", "red"), failure))
+            out.print(Text.assemble("  ", ("could not remove ", "red"), plain(failure)))
     if dry_run:
-        out.print("Dry run: nothing was changed.")
+        out.print(plain("Dry run: nothing was changed."))

@@ -9,6 +9,7 @@ from filebridge.cli.context import bridge_from, console, print_json
 from filebridge.cli.render import (
     alerts_table,
     exchange_table,
+    plain,
     status_table,
     timeline_table,
     when,
@@ -32,32 +33,33 @@ def status(ctx: click.Context, as_json: bool) -> None:
     out = console()
     out.print(status_table(summary["partners"]))
     open_alerts = [a for a in bridge.alert_list() if not a.resolved_at]
-    out.print(f"Open alerts: {summary['alerts_open']} "
-              f"({summary['alerts_unacknowledged']} not acknowledged)   "
-              f"Overdue orders: {summary['overdue']}")
+    out.print(plain(f"Open alerts: {summary['alerts_open']} "
+                    f"({summary['alerts_unacknowledged']} not acknowledged)   "
+                    f"Overdue orders: {summary['overdue']}"))
     if open_alerts:
         out.print(alerts_table(open_alerts, title="Open alerts"))
-        out.print("See one: filebridge show ORDER_ID   Acknowledge: "
-                  "filebridge alerts ack ALERT_ID --by NAME")
+        out.print(plain("See one: filebridge show ORDER_ID   Acknowledge: "
+                        "filebridge alerts ack ALERT_ID --by NAME"))
     daemons = bridge.daemons()
     if daemons:
         out.print(daemons_table(daemons))
     else:
-        out.print("Daemons: none running (start one with: filebridge run)")
+        out.print(plain("Daemons: none running (start one with: filebridge run)"))
 
 
 def daemons_table(daemons: list[DaemonHolding]) -> Table:
     """Who shares the journal: alive or gone, what each serves and holds right now."""
-    table = Table(title="Daemons", title_justify="left", expand=False)
+    table = Table(title=plain("Daemons"), title_justify="left", expand=False)
     for column in ("daemon", "host", "pid", "alive", "last seen (UTC)", "partners",
                    "claimed orders", "claimed files"):
         table.add_column(column, overflow="fold")
     for daemon in daemons:
         table.add_row(
-            daemon.id, daemon.host, str(daemon.pid),
-            "[green]alive[/green]" if daemon.alive else "[red]gone[/red]",
-            when(daemon.last_seen), ", ".join(daemon.partners) if daemon.partners else "all",
-            str(daemon.claimed_orders), str(daemon.claimed_files))
+            plain(daemon.id), plain(daemon.host), plain(daemon.pid),
+            plain("alive", "green") if daemon.alive else plain("gone", "red"),
+            plain(when(daemon.last_seen)),
+            plain(", ".join(daemon.partners) if daemon.partners else "all"),
+            plain(daemon.claimed_orders), plain(daemon.claimed_files))
     return table
 
 
@@ -96,10 +98,11 @@ def show(ctx: click.Context, order_id: str, as_json: bool) -> None:
     out = console()
     out.print(timeline_table(view))
     order = view.order
-    out.print(f"{order.action.value} {order.container.quantity} x {order.container.type_code} "
-              f"({order.container.fraction.code}, EWC {order.container.fraction.ewc_code}) at "
-              f"{order.site.street}, {order.site.postal_code} {order.site.city}; "
-              f"window {order.window.earliest:%Y-%m-%d %H:%M} - {order.window.latest:%H:%M}")
+    out.print(plain(
+        f"{order.action.value} {order.container.quantity} x {order.container.type_code} "
+        f"({order.container.fraction.code}, EWC {order.container.fraction.ewc_code}) at "
+        f"{order.site.street}, {order.site.postal_code} {order.site.city}; "
+        f"window {order.window.earliest:%Y-%m-%d %H:%M} - {order.window.latest:%H:%M}"))
     out.print(exchange_table(bridge.exchanges(last=50, order_id=order_id),
                              title="Exchanges of this order"))
 
@@ -118,7 +121,7 @@ def alerts(ctx: click.Context, include_resolved: bool, as_json: bool) -> None:
         print_json([alert.contract_json() for alert in found])
         return
     if not found:
-        console().print("No alerts." if include_resolved else "No unresolved alerts.")
+        console().print(plain("No alerts." if include_resolved else "No unresolved alerts."))
         return
     console().print(alerts_table(found))
 
@@ -131,5 +134,5 @@ def alerts_ack(ctx: click.Context, alert_id: int, by: str | None) -> None:
     """Acknowledge an alert: escalation stops; it resolves when the cause goes away."""
     bridge = bridge_from(ctx)
     alert = bridge.acknowledge_alert(alert_id, by)
-    console().print(f"Alert {alert.id} ({alert.kind.value}, {alert.partner}) acknowledged by "
-                    f"{alert.acknowledged_by}; escalation stopped.")
+    console().print(plain(f"Alert {alert.id} ({alert.kind.value}, {alert.partner}) "
+                          f"acknowledged by {alert.acknowledged_by}; escalation stopped."))

@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from filebridge.cli.context import console
-from filebridge.cli.render import alerts_table, exchange_table, orders_table, status_table
+from filebridge.cli.render import (
+    alerts_table,
+    exchange_table,
+    orders_table,
+    plain,
+    status_table,
+)
 from filebridge.config import load_config
 from filebridge.transports.factory import open_transport
 
@@ -53,10 +59,10 @@ def init(directory: Path, force: bool) -> None:
                                   partner.archive_dir, partner.error_dir])
         transport.close()
     out = console()
-    out.print(f"Wrote {target} with partner 'example' (drop folders under "
-              f"{directory / 'drop' / 'example'}).")
-    out.print(f"Next: filebridge --config {target} check, then "
-              f"filebridge --config {target} run")
+    out.print(plain(f"Wrote {target} with partner 'example' (drop folders under "
+                    f"{directory / 'drop' / 'example'})."))
+    out.print(plain(f"Next: filebridge --config {target} check, then "
+                    f"filebridge --config {target} run"))
 
 
 @click.command()
@@ -67,7 +73,7 @@ def demo(workdir: Path | None) -> None:
     from filebridge.demo import run_demo
 
     out = console()
-    out.print("Running filebridge against two simulated partners on local folders...")
+    out.print(plain("Running filebridge against two simulated partners on local folders..."))
     bridge, order_ids = run_demo(workdir)
     try:
         out.print(exchange_table(reversed(bridge.exchanges(last=100)),
@@ -75,10 +81,11 @@ def demo(workdir: Path | None) -> None:
         out.print(orders_table(bridge.get(order_id) for order_id in order_ids))
         summary = bridge.status()
         out.print(status_table(summary["partners"]))
-        out.print(f"Open alerts: {summary['alerts_open']}   Overdue: {summary['overdue']}")
+        out.print(plain(f"Open alerts: {summary['alerts_open']}   Overdue: {summary['overdue']}"))
         if summary["alerts_open"]:
             out.print(alerts_table(bridge.alert_list()))
-        out.print(f"Workspace: {bridge.config.base_dir}")
-        out.print(f"Look closer: filebridge --config {bridge.config.path} show {order_ids[0]}")
+        out.print(plain(f"Workspace: {bridge.config.base_dir}"))
+        out.print(plain(f"Look closer: filebridge --config {bridge.config.path} "
+                        f"show {order_ids[0]}"))
     finally:
         bridge.close()

@@ -20,6 +20,7 @@ import click
 from rich.text import Text
 
 from filebridge.cli.context import console, print_json
+from filebridge.cli.render import plain
 from filebridge.config import parse_size
 from filebridge.errors import DocumentError, HostileDocument, Problem
 from filebridge.formats.base import DEFAULT_MAX_SIZE
@@ -102,24 +103,28 @@ def _refused(verdict: Verdict, message: str) -> Verdict:
 def _print(verdict: Verdict) -> None:
     out = console()
     if verdict.skipped:
-        out.print(Text.assemble(("SKIPPED ", "yellow"), verdict.file, f"  {verdict.skipped}"),
+        out.print(Text.assemble(("SKIPPED ", "yellow"), plain(verdict.file),
+                                plain(f"  {verdict.skipped}")),
                   soft_wrap=True)
         return
     if verdict.valid:
         plural = "s" if verdict.count != 1 else ""
-        out.print(Text.assemble(("OK ", "bold green"), verdict.file,
-                                f"  ({verdict.document}, {verdict.count} document{plural})"),
+        out.print(Text.assemble(("OK ", "bold green"), plain(verdict.file),
+                                plain(f"  ({verdict.document}, {verdict.count} "
+                                      f"document{plural})")),
                   soft_wrap=True)
         return
     what = f"{verdict.document}: " if verdict.document else ""
-    out.print(Text.assemble(("INVALID ", "bold red"), verdict.file, f"  {what}{verdict.headline}"),
+    out.print(Text.assemble(("INVALID ", "bold red"), plain(verdict.file),
+                            plain(f"  {what}{verdict.headline}")),
               soft_wrap=True)
     if verdict.errors == [Problem(verdict.headline)]:
         return
     for problem in verdict.errors:
         where = verdict.file + (f":{problem.line}" if problem.line else "")
         label = f"{problem.field}: " if problem.field else ""
-        out.print(Text.assemble("  ", (where, "dim"), ": ", (label, "bold"), problem.message),
+        out.print(Text.assemble("  ", plain(where, "dim"), ": ", plain(label, "bold"),
+                                plain(problem.message)),
                   soft_wrap=True)
 
 
@@ -144,8 +149,8 @@ def validate(files: tuple[Path, ...], as_json: bool, max_size: str) -> None:
             good = sum(verdict.valid is True for verdict in verdicts)
             bad = sum(verdict.valid is False for verdict in verdicts)
             skipped = len(verdicts) - good - bad
-            console().print(f"{good} valid, {bad} invalid"
-                            + (f", {skipped} skipped" if skipped else ""))
+            console().print(plain(f"{good} valid, {bad} invalid"
+                                  + (f", {skipped} skipped" if skipped else "")))
     if any(verdict.valid is False for verdict in verdicts):
         raise SystemExit(1)
 

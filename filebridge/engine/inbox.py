@@ -56,6 +56,7 @@ from filebridge.model import (
     TimelineEntry,
     changed_fields,
 )
+from filebridge.outside_text import shown
 from filebridge.transports.base import (
     REASON_SUFFIX,
     TEMP_SUFFIXES,
@@ -333,9 +334,15 @@ class Inbox:
         """File every handled file away; a file that cannot be moved now is healed on
         the next pass (journalled already, so it is only moved then)."""
         results = link.transport.move_many(
-            [(v.remote.path, v.folder, v.reason) for v in verdicts])
+            [(v.remote.path, v.folder, reason_file_text(v.reason)) for v in verdicts])
         for verdict, result in zip(verdicts, results, strict=True):
             if isinstance(result, TransportError) and not isinstance(result, RemoteFileMissing):
                 log.error("could not move %s to %s: %s", verdict.remote.path, verdict.folder,
                           result, extra={"partner": link.name, "event": "move_failed",
                                          "file": verdict.remote.name})
+
+
+def reason_file_text(reason: str | None) -> str | None:
+    """What a ``.reason.txt`` holds: the reason on one line, whatever of a partner's text
+    it quotes escaped (an operator ``cat``s it on a terminal) and capped."""
+    return None if reason is None else shown(reason) + "\n"

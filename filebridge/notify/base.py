@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from filebridge.model import Alert
+from filebridge.outside_text import quoted, shown, shown_all
 
 
 @dataclass(frozen=True)
@@ -38,29 +39,32 @@ class AlertNotice:
     def as_text(self) -> str:
         """The plain-text body of an email: facts first, then steps, then the commands.
 
-        Commands stay on lines of their own so they can be copied whole.
+        Commands stay on lines of their own so they can be copied whole. Every value is
+        escaped onto one line, and the texts a partner or a server wrote (the last
+        error, the alert's details) stand apart on quoted ``> `` lines, so none of it can
+        pass for our own words, such as a forged "What to do" step.
         """
         alert = self.alert
         lines = [
-            self.what,
+            shown(self.what),
             "",
-            f"Alert:       #{alert.id} {alert.kind.value}, partner {alert.partner}"
-            + (f", order {alert.order_id}" if alert.order_id else "")
-            + f" (escalation level {self.level})",
-            f"Where:       {self.where}",
+            shown(f"Alert:       #{alert.id} {alert.kind.value}, partner {alert.partner}"
+                  + (f", order {alert.order_id}" if alert.order_id else "")
+                  + f" (escalation level {self.level})"),
+            shown(f"Where:       {self.where}"),
             f"Since:       {self.since.isoformat(timespec='seconds')}",
             f"Occurrences: {alert.count}",
-            f"Last error:  {self.last_error or '-'}",
         ]
+        lines += _quoted_field("Last error", self.last_error)
         if alert.message and alert.message != self.what:
-            lines.append(f"Details:     {alert.message}")
+            lines += _quoted_field("Details", alert.message)
         if self.advice:
             lines += ["", "What to do:"]
-            lines += [f"  - {step}" for step in self.advice]
+            lines += [f"  - {shown(step)}" for step in self.advice]
         lines += [
             "",
-            f"See more:    {self.see_command}",
-            f"Acknowledge: {self.ack_command}",
+            shown(f"See more:    {self.see_command}"),
+            shown(f"Acknowledge: {self.ack_command}"),
             "",
             "Acknowledging stops escalation to further levels; it does not fix the cause.",
         ]
@@ -70,7 +74,8 @@ class AlertNotice:
         """The webhook body: the alert's contract fields plus level and the human facts.
 
         ``level`` is the level of this notification (the alert's own ``level`` field is
-        the highest level notified before it).
+        the highest level notified before it). Every text is escaped and capped as in
+        an email: receivers show it to people (chat, paging).
         """
         body: dict[str, object] = dict(self.alert.contract_json())
         body.update(
@@ -84,7 +89,14 @@ class AlertNotice:
             see_command=self.see_command,
             ack_command=self.ack_command,
         )
-        return body
+        return dict(shown_all(body))
+
+
+def _quoted_field(label: str, text: str | None) -> list[str]:
+    """``Label:  -`` when there is nothing, else the label and the text quoted under it."""
+    if not text:
+        return [f"{label + ':':<12} -"]
+    return [f"{label} (as received, quoted):", quoted(text)]
 
 
 class Notifier(ABC):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from filebridge.config import PartnerConfig, PartnerPolicy
 from filebridge.model import Alert, AlertKind, OrderRow, OrderState
 from filebridge.notify.base import AlertNotice
+from filebridge.outside_text import shown
 
 __all__ = ["notice_for", "partner_where", "subject_for"]
 
@@ -26,8 +27,8 @@ def subject_for(alert: Alert) -> str:
     parts = ["[filebridge]", alert.kind.value, alert.partner]
     if alert.order_id:
         parts.append(alert.order_id)
-    # a header value must stay on one line, whatever a partner name holds
-    return " ".join(" ".join(part.split()) for part in parts)
+    # a header value must stay on one line and show as text, whatever a name holds
+    return " ".join(" ".join(shown(part).split()) for part in parts)
 
 
 def see_command(alert: Alert) -> str:

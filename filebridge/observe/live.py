@@ -4,6 +4,10 @@
 so tests render it into ``Console(record=True)`` and read the text. ``LiveView`` keeps
 the panel on screen with rich's ``Live`` and takes a fresh snapshot after each tick,
 at most a few times a second however busy the engine is.
+
+Every value in the panel is a ``Text`` (``plain``): partners' file names, errors and
+alert messages are shown as text with their control characters escaped, never read as
+rich markup, so a partner cannot crash, restyle or hyperlink the operator's screen.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from filebridge.cli.render import STATUS_STYLE, when
+from filebridge.cli.render import STATUS_STYLE, plain, resend_note, when
 from filebridge.engine.runner import TickReport
 from filebridge.model import Alert, ExchangeRecord
 from filebridge.observe.snapshot import Connection, PartnerSnapshot, Snapshot, take_snapshot
@@ -77,22 +81,22 @@ def connection_cell(partner: PartnerSnapshot, now: datetime) -> Text:
     """``reachable``, or since when it is not, why, and when the next try is."""
     style = CONNECTION_STYLE[partner.connection]
     if partner.connection is not Connection.UNREACHABLE or partner.unreachable_since is None:
-        return Text(partner.connection.value, style=style)
+        return plain(partner.connection.value, style)
     down = now - partner.unreachable_since
-    cell = Text(f"unreachable since {when(partner.unreachable_since)} ({span(down)}",
-                style=style)
+    cell = plain(f"unreachable since {when(partner.unreachable_since)} ({span(down)}", style)
     if down.total_seconds() < partner.unreachable_after:
         cell.append(f"; alert after {span(partner.unreachable_after)}")
     cell.append(")")
     if partner.last_error:
-        cell.append(f"\nlast error: {partner.last_error}", style="red")
+        cell.append("\n")
+        cell.append(plain(f"last error: {partner.last_error}", "red"))
     if partner.retry_at is not None:
         cell.append(f"\nnext try {when(partner.retry_at)}", style="dim")
     return cell
 
 
 def partners_table(snapshot: Snapshot) -> Table:
-    table = Table(title="Partners", title_justify="left", expand=True)
+    table = Table(title=plain("Partners"), title_justify="left", expand=True)
     table.add_column("partner", no_wrap=True)
     table.add_column("transport")
     table.add_column("connection", overflow="fold", ratio=1)
@@ -100,45 +104,46 @@ def partners_table(snapshot: Snapshot) -> Table:
         table.add_column(column, justify="right")
     for partner in snapshot.partners:
         table.add_row(
-            partner.name, partner.transport, connection_cell(partner, snapshot.at),
-            str(partner.queued), str(partner.awaiting_ack), str(partner.awaiting_result),
-            Text(str(partner.send_failed), style="bold red" if partner.send_failed else ""))
+            plain(partner.name), plain(partner.transport), connection_cell(partner, snapshot.at),
+            plain(partner.queued), plain(partner.awaiting_ack), plain(partner.awaiting_result),
+            plain(partner.send_failed, "bold red" if partner.send_failed else ""))
     if not snapshot.partners:
-        table.add_row("(none served)", "", "", "", "", "", "")
+        table.add_row(plain("(none served)"), *[plain("")] * 6)
     return table
 
 
 def exchanges_table(records: list[ExchangeRecord]) -> Table:
-    table = Table(title=f"Last {len(records)} exchanges (newest first)", title_justify="left",
-                  expand=True)
+    table = Table(title=plain(f"Last {len(records)} exchanges (newest first)"),
+                  title_justify="left", expand=True)
     for column in ("time (UTC)", "partner", "dir", "document", "order", "file", "status"):
         table.add_column(column, no_wrap=column in ("time (UTC)", "status"))
     # one line per exchange, so that twenty fit on a screen; `filebridge log` has it all
     table.add_column("error / reason", overflow="ellipsis", no_wrap=True, ratio=1)
     for rec in records:
-        note = rec.error or ""
-        if rec.by or rec.reason:
-            note = f"resend by {rec.by or '?'}: {rec.reason or '-'}" + (f"; {note}" if note else "")
-        table.add_row(when(rec.at), rec.partner, rec.direction.value, rec.document.value,
-                      rec.order_id or "-", rec.file_name,
-                      Text(rec.status.value, style=STATUS_STYLE.get(rec.status.value, "")),
-                      note)
+        table.add_row(plain(when(rec.at)), plain(rec.partner), plain(rec.direction.value),
+                      plain(rec.document.value), plain(rec.order_id or "-"),
+                      plain(rec.file_name),
+                      plain(rec.status.value, STATUS_STYLE.get(rec.status.value, "")),
+                      plain(resend_note(rec)))
     return table
 
 
 def alerts_table(alerts: list[Alert], now: datetime) -> Table:
-    table = Table(title=f"Open alerts ({len(alerts)})", title_justify="left", expand=True)
+    table = Table(title=plain(f"Open alerts ({len(alerts)})"), title_justify="left",
+                  expand=True)
     for column in ("id", "kind", "partner", "order", "open for", "level", "count", "taken by"):
         table.add_column(column, no_wrap=True)
     table.add_column("message", overflow="ellipsis", no_wrap=True, ratio=1)
     for alert in alerts:
         taken = alert.acknowledged_by or ""
-        table.add_row(str(alert.id), Text(alert.kind.value, style="bold red" if not taken
-                                          else "yellow"),
-                      alert.partner, alert.order_id or "-", span(now - alert.opened_at),
-                      str(alert.level), str(alert.count), taken,
-                      alert.message + (f"\nlast error: {alert.last_error}"
-                                       if alert.last_error else ""))
+        message = plain(alert.message)
+        if alert.last_error:
+            message.append("\n")
+            message.append(plain(f"last error: {alert.last_error}"))
+        table.add_row(plain(alert.id), plain(alert.kind.value, "yellow" if taken else "bold red"),
+                      plain(alert.partner), plain(alert.order_id or "-"),
+                      plain(span(now - alert.opened_at)), plain(alert.level),
+                      plain(alert.count), plain(taken), message)
     return table
 
 
@@ -153,8 +158,8 @@ def render_snapshot(snapshot: Snapshot) -> RenderableType:
                           "Details: filebridge show ORDER_ID", style="dim"))
     parts.append(exchanges_table(snapshot.exchanges) if snapshot.exchanges
                  else Text("No exchanges yet.", style="dim"))
-    return Panel(Group(*parts), title="filebridge run",
-                 subtitle="Ctrl-C or SIGTERM stops after the current tick")
+    return Panel(Group(*parts), title=plain("filebridge run"),
+                 subtitle=plain("Ctrl-C or SIGTERM stops after the current tick"))
 
 
 class LiveView:

@@ -6,6 +6,13 @@ those fields when a record has them, so a log shipper can filter by partner or o
 without parsing messages; nothing else a record might carry is written, so a stray
 ``extra`` can never leak a document body into the log.
 
+Log lines quote partners' file names and errors, which may hold newlines and terminal
+control sequences: a human line writes them escaped (``\\x0a``, ``\\x1b``), message,
+context and the message of a logged exception alike, so that a record stays one line
+and cannot forge another (under systemd every line is a journal entry of its own). A
+JSON line keeps the exact text, with JSON's own escapes for every character a terminal
+would act on.
+
 Secrets never belong in a log, and filebridge never logs them on purpose. As a second
 line of defence every formatted line is scrubbed of the secret values the config points
 at (SFTP passwords and key passphrases from the environment, the SMTP password, the
@@ -19,14 +26,19 @@ import logging
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from filebridge.config import BridgeConfig
+from filebridge.outside_text import escaped, json_safe
 
 LogFormat = Literal["human", "json"]
+ExcInfo = (tuple[type[BaseException], BaseException, TracebackType | None]
+           | tuple[None, None, None])
 LOG_FORMATS: tuple[LogFormat, ...] = ("human", "json")
 
 #: context the engine attaches with ``extra=``; written to JSON lines when present
@@ -56,13 +68,14 @@ def secrets_of(config: BridgeConfig) -> list[str]:
 
 
 class Redactor:
-    """Replaces each secret (and its JSON-escaped form) with ``***``."""
+    """Replaces each secret (and its JSON-escaped and visibly escaped forms) with ``***``."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         forms: set[str] = set()
         for secret in secrets:
             forms.add(secret)
-            forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+            forms.add(json_safe(json.dumps(secret, ensure_ascii=False)[1:-1]))
+            forms.add(escaped(secret))
         self._forms = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
@@ -93,7 +106,7 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exc"] = record.exc_text
-        return self._redact(json.dumps(entry, ensure_ascii=False, default=str))
+        return self._redact(json_safe(json.dumps(entry, ensure_ascii=False, default=str)))
 
 
 class HumanFormatter(logging.Formatter):
@@ -105,14 +118,29 @@ class HumanFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = utc_stamp(record.created).replace("T", " ")
-        line = f"{stamp} {record.levelname} {record.name}: {record.getMessage()}"
+        line = f"{stamp} {record.levelname} {record.name}: {escaped(record.getMessage())}"
         context = [(key, getattr(record, key, None)) for key in HUMAN_CONTEXT]
-        shown = " ".join(f"{key}={value}" for key, value in context if value is not None)
+        shown = " ".join(f"{key}={escaped(str(value))}" for key, value in context
+                         if value is not None)
         if shown:
             line += f" [{shown}]"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return self._redact(line)
+
+    def formatException(self, ei: ExcInfo) -> str:
+        """The traceback as Python writes it, but each exception's message on one
+        escaped line: the frames are our code, the messages may quote a partner."""
+        _, value, tb = ei
+        if value is None:
+            return ""
+        lines: list[str] = []
+        for chunk in traceback.TracebackException(type(value), value, tb).format():
+            if chunk.startswith((" ", "Traceback", "\nThe above", "\nDuring handling")):
+                lines += [escaped(part) for part in chunk.removesuffix("\n").split("\n")]
+            else:  # "ValueError: <message>": whatever the message holds, one line
+                lines.append(escaped(chunk.rstrip("\n")))
+        return "\n".join(lines)
 
 
 def formatter_for(fmt: LogFormat, secrets: Iterable[str] = ()) -> logging.Formatter:

@@ -52,7 +52,8 @@ def test_alert_email_arrives_with_the_contract_subject_and_every_fact(
     where = "partner retura: sftp increo@sftp.example.com:2222, /upload/in/orders"
     assert f"Where:       {where}" in lines
     assert "Since:       2026-11-28T10:15:00+00:00" in lines
-    assert "Last error:  sftp.example.com:2222: connection reset by peer" in lines
+    error_at = lines.index("Last error (as received, quoted):")
+    assert lines[error_at + 1] == "> sftp.example.com:2222: connection reset by peer"
     assert "See more:    filebridge show ORD-1001" in lines
     assert "Acknowledge: filebridge alerts ack 12" in lines
 
@@ -176,4 +177,4 @@ def test_non_ascii_text_arrives_intact(smtp_server: SmtpServer) -> None:
 
     [message] = smtp_server.wait_for(1)
     assert message["Subject"] == "[filebridge] quarantined_file sørvest"
-    assert "Last error:  Ugyldig fil: «Vekt» mangler" in message.get_content().splitlines()
+    assert "> Ugyldig fil: «Vekt» mangler" in message.get_content().splitlines()

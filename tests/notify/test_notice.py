@@ -151,7 +151,8 @@ def test_text_body_has_every_fact_and_both_commands_on_their_own_lines() -> None
     assert f"Where:       {where}" in lines
     assert "Since:       2026-11-28T10:15:00+00:00" in lines
     assert "Occurrences: 3" in lines
-    assert "Last error:  sftp.example.com:2222: connection reset by peer" in lines
+    error_at = lines.index("Last error (as received, quoted):")
+    assert lines[error_at + 1] == "> sftp.example.com:2222: connection reset by peer"
     assert "See more:    filebridge show ORD-1001" in lines
     assert "Acknowledge: filebridge alerts ack 12" in lines
     assert any(line.startswith("Alert:") and "escalation level 2" in line for line in lines)
