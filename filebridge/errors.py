@@ -91,7 +91,8 @@ class OrderNotFound(NotFound):
 
     def __init__(self, order_id: str) -> None:
         self.order_id = order_id
-        super().__init__(f"no order with id {order_id!r}")
+        # quoted, not repr(): whatever shows the message escapes it exactly once
+        super().__init__(f"no order with id '{order_id}'")
 
 
 class AlertNotFound(NotFound):

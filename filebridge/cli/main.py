@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from filebridge.errors import ConfigError, FileBridgeError, NotFound
+from filebridge.observe.logs import escape_unhandled_records
 from filebridge.outside_text import shown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 0, 1, 2, 3
@@ -49,6 +50,7 @@ def _fail(message: str, code: int) -> None:
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """Exchange work orders with partners through files, and know what happened."""
+    escape_unhandled_records()
     ctx.obj = {"config_path": config_path}
 
 

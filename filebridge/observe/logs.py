@@ -164,6 +164,15 @@ class StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+def escape_unhandled_records() -> None:
+    """Records logged where no handler is set up (a library's warning during ``check``,
+    such as paramiko quoting a hostile server's banner) are written as human lines,
+    escaped, instead of Python's raw last-resort output."""
+    handler = StderrHandler(logging.WARNING)
+    handler.setFormatter(HumanFormatter())
+    logging.lastResort = handler
+
+
 @contextmanager
 def daemon_logging(fmt: LogFormat = "human", level: int = logging.INFO,
                    secrets: Iterable[str] = ()) -> Iterator[logging.Handler]:
