@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,11 +10,24 @@ import pytest
 from rich.console import Console
 
 from filebridge.engine.runner import TickReport
+from filebridge.errors import PartnerUnreachable
 from filebridge.observe.live import LiveView, render_snapshot
 from filebridge.observe.snapshot import Connection, take_snapshot
 from filebridge.transports.memory import MemoryStore
 from tests.engine.conftest import World, build_world
 from tests.factories import make_ack, make_order
+from tests.hostile import (
+    BIDI,
+    ESCAPES,
+    FORGED_LINE,
+    MARKUP,
+    SHOWN_BIDI,
+    SHOWN_ESCAPES,
+    SHOWN_FORGED,
+    SHOWN_MARKUP,
+    assert_shown_as_text,
+    on_screen,
+)
 
 WIDTH = 220
 
@@ -126,3 +140,24 @@ def test_a_journal_that_cannot_be_read_does_not_stop_the_daemon(
     assert view.ticks == 1
     assert "ticks 0" in console.export_text()  # the panel drawn before the failure stays
     assert "live view not updated" in caplog.text and "closed" in caplog.text
+
+
+def test_partner_text_in_the_panel_is_shown_as_text(world: World) -> None:
+    # given a file whose name holds a bidi override and forges a log line, and a server
+    # error quoting markup and escape sequences
+    world.drop("from_partner/acks", "garbage" + BIDI + FORGED_LINE, b"not a document")
+    world.bridge.run_once()
+    world.clock.advance(seconds=3)  # past settle_time
+    world.bridge.run_once()
+    world.store.fail_next("list", PartnerUnreachable(f"server says {MARKUP} {ESCAPES}"))
+    world.bridge.run_once()
+    # when the live view draws it on a terminal (colours, hyperlinks and all)
+    out = io.StringIO()
+    console = Console(file=out, width=1000, force_terminal=True, color_system="truecolor")
+    console.print(render_snapshot(take_snapshot(world.bridge)))
+    # then it draws (no markup error), shows the text literally and nothing live
+    output = out.getvalue()
+    assert_shown_as_text(output, terminal=True)
+    text = on_screen(output)
+    for shown in (*SHOWN_MARKUP, *SHOWN_ESCAPES, SHOWN_FORGED, SHOWN_BIDI):
+        assert shown in text, shown
