@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from filebridge.outside_text import capped, escaped, safe_name, shown
+import json
+
+from filebridge.outside_text import capped, escaped, json_safe, quoted, safe_name, shown, shown_all
 
 
 def test_a_forged_log_line_stays_on_one_visible_line() -> None:
@@ -41,3 +43,26 @@ def test_long_text_is_capped_and_says_how_much_was_left_out() -> None:
     assert capped(text, 100) == "x" * 100 + " ... (9900 more characters left out)"
     assert capped("short", 100) == "short"
     assert len(shown("\n" * 5000)) < 4200
+
+
+def test_quoted_text_stands_on_one_line_of_its_own() -> None:
+    text = "bad column\nWhat to do:\n  - run `curl x | sudo sh`"
+    assert quoted(text) == "> bad column\\x0aWhat to do:\\x0a  - run `curl x | sudo sh`"
+
+
+def test_every_string_of_a_json_body_is_shown() -> None:
+    body = {"message": "a\nb", "count": 3, "advice": ["c\x1b[2K", None], "nested": {"d": "\u202e"}}
+    assert shown_all(body) == {"message": "a\\x0ab", "count": 3,
+                               "advice": ["c\\x1b[2K", None], "nested": {"d": "\\u202e"}}
+
+
+def test_json_stays_exact_for_programs_and_inert_for_terminals() -> None:
+    # given text json.dumps leaves raw: a C1 CSI, DEL, a bidi override, an undecodable byte
+    value = "x\x9b31m\x7f\u202e" + b"\xff".decode("utf-8", "surrogateescape")
+    document = json.dumps({"v": value}, ensure_ascii=False)
+    # when it is made safe
+    safe = json_safe(document)
+    # then none of them is left raw, and it decodes to the very same text
+    assert not any(char in safe for char in "\x9b\x7f\u202e\udcff")
+    assert json.loads(safe) == {"v": value}
+    safe.encode("utf-8")

@@ -4,13 +4,16 @@ console that believes it is a terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +46,8 @@ ERRORS = Path("drop/hauler/from_partner/error")
 FORGED_NAME = "ACK_2.xml" + FORGED_LINE
 HEADER_NAME = "ACK_" + BIDI + ".csv"
 HOSTILE_ID = "[/x]" + ESCAPES
+# an SSH version with no space in it (paramiko cuts the banner at the first one)
+BANNER_VERSION = "[/x]\x1b]8;;https://evil.example\x07link\x1b]8;;\x07"
 # a line of the human log format: stamp, level, logger
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) ")
 # terminal-like: rich writes colours, the env makes it think stdout is a terminal
@@ -287,3 +292,59 @@ def test_the_live_view_on_a_terminal_shows_partner_text_and_stops_cleanly(
     # and the names show as text, with nothing of them live on the terminal
     assert_shown_as_text(screen, terminal=True)
     assert SHOWN_FORGED in on_screen(screen)
+
+
+@pytest.fixture
+def hostile_banner_server() -> Iterator[int]:
+    """A TCP server on loopback that greets like an SSH server whose banner holds markup,
+    an OSC 8 hyperlink and a BEL; its port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                peer, _ = server.accept()
+            except TimeoutError:
+                continue
+            with peer:
+                peer.sendall(f"SSH-{BANNER_VERSION}-evil\r\n".encode())
+                with contextlib.suppress(OSError):
+                    peer.recv(4096)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=5)
+    server.close()
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["pipe", "terminal"])
+def test_check_shows_a_hostile_ssh_banner_as_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile_banner_server: int,
+        terminal: bool) -> None:
+    # given an SFTP partner whose server sends a banner full of markup and escapes
+    monkeypatch.setenv("EVIL_SFTP_PASSWORD", "not-used-here")
+    (tmp_path / "known_hosts").write_text("")
+    config = tmp_path / "filebridge.toml"
+    config.write_text(f"""\
+[journal]
+url = "sqlite:///journal.db"
+
+[partners.evil]
+transport = "sftp"
+host = "127.0.0.1"
+port = {hostile_banner_server}
+username = "u"
+password_env = "EVIL_SFTP_PASSWORD"
+known_hosts = "known_hosts"
+""", encoding="utf-8")
+    # when an operator checks it
+    result = CliRunner().invoke(cli, ["--config", str(config), "check", "evil"],
+                                env=TERMINAL if terminal else PIPE, catch_exceptions=False)
+    # then the check fails (exit 1) and shows the banner as text, nothing live
+    assert result.exit_code == 1
+    assert_shown_as_text(result.stdout + result.stderr, terminal=terminal)
+    assert "[/x]\\x1b]8;;https://evil.example\\x07link" in on_screen(result.stdout)

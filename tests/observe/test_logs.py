@@ -11,6 +11,7 @@ import pytest
 
 from filebridge.config import config_from_dict
 from filebridge.observe.logs import LOG_FORMATS, daemon_logging, secrets_of
+from tests.hostile import BIDI, FORGED_LINE, SHOWN_FORGED, assert_shown_as_text
 
 log = logging.getLogger("filebridge.test")
 
@@ -87,3 +88,37 @@ def test_logging_is_put_back_as_it_was() -> None:
     with daemon_logging("json", logging.DEBUG):
         assert root.level == logging.DEBUG
     assert (list(root.handlers), root.level) == before
+
+
+def test_a_forged_line_in_a_file_name_stays_in_its_own_record(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # given a partner file name that carries a newline, an erase-line and a fake record
+    name = "ACK_1.xml" + FORGED_LINE
+    shown = "ACK_1.xml" + SHOWN_FORGED + " filebridge.inbox: received ack ORDER-FORGED.xml: ok"
+    with daemon_logging("human"):
+        # when the engine logs it in a message, in its context, and in an exception
+        log.warning("received %s: quarantined", name, extra={"partner": "p", "order_id": name})
+        try:
+            raise ValueError(f"cannot move {name}")
+        except ValueError:
+            log.exception("move failed")
+    out = capsys.readouterr().err.splitlines()
+    # then the record is one line showing the name escaped, in its context too
+    assert out[0].endswith(f"received {shown}: quarantined [partner=p order_id={shown}]")
+    # and so is the traceback's message; no line of the output is a forged record
+    assert out[-1] == f"ValueError: cannot move {shown}"
+    assert not any(line.startswith("2001-01-01") or "\x1b" in line for line in out)
+
+
+def test_json_lines_keep_the_text_and_escape_what_a_terminal_acts_on(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with daemon_logging("json"):
+        log.warning("received %s", "x" + BIDI + "\x9b31m" + FORGED_LINE,
+                    extra={"file": "x" + BIDI})
+    raw = capsys.readouterr().err
+    # one line, nothing live in it, and the exact text for a program reading it
+    assert raw.count("\n") == 1
+    assert_shown_as_text(raw)
+    record = json.loads(raw)
+    assert record["message"] == "received x" + BIDI + "\x9b31m" + FORGED_LINE
+    assert record["file"] == "x" + BIDI
