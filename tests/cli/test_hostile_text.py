@@ -6,13 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import pty
 import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -25,7 +20,7 @@ from click.testing import CliRunner, Result
 from filebridge.cli.main import cli
 from filebridge.errors import TransportError
 from filebridge.transports.memory import MemoryStore
-from tests.cli.test_run import read_until
+from tests.cli.terminal import serve_on_terminal
 from tests.factories import make_ack, make_order
 from tests.hostile import (
     BIDI,
@@ -267,27 +262,11 @@ def test_the_live_view_on_a_terminal_shows_partner_text_and_stops_cleanly(
         ingested: tuple[Workspace, Result]) -> None:
     # given a journal full of hostile partner text, and the daemon started on a terminal
     space, _ = ingested
-    controller, terminal = pty.openpty()
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "filebridge", "--config", str(space.config), "run"],
-        stdin=terminal, stdout=terminal, stderr=terminal, cwd=space.root,
-        env={**os.environ, "COLUMNS": "400", "LINES": "80", "TERM": "xterm"})
-    os.close(terminal)
-    seen = bytearray()
-    try:
-        # when the panel shows the exchanges with hostile names
-        read_until(controller, b"ORDER-FORGED", daemon, seen)
-        daemon.send_signal(signal.SIGTERM)
-        read_until(controller, b"filebridge stopped", daemon, seen)
-        daemon.wait(timeout=30)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
-        os.close(controller)
+    # when the panel shows the exchanges with hostile names, and SIGTERM stops it
+    screen, returncode = serve_on_terminal(space.config, space.root, b"ORDER-FORGED",
+                                           columns=400)
     # then it ran (no markup error at start) and stopped with exit code 0
-    screen = seen.decode("utf-8", "replace")
-    assert daemon.returncode == 0, screen[-3000:]
+    assert returncode == 0, screen[-3000:]
     assert "filebridge run" in screen and "filebridge stopped" in screen
     # and the names show as text, with nothing of them live on the terminal
     assert_shown_as_text(screen, terminal=True)

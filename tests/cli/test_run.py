@@ -4,9 +4,6 @@ that stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
 import signal
 import subprocess
 import sys
@@ -19,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.cli.conftest import Invoke
+from tests.cli.terminal import serve_on_terminal
 from tests.factories import make_order
 from tests.support import free_port
 
@@ -165,48 +163,15 @@ def test_the_daemon_serves_metrics_and_stops_cleanly_on_sigterm(
         get(f"http://127.0.0.1:{port}/healthz")
 
 
-def read_until(fd: int, marker: bytes, daemon: subprocess.Popen[bytes], seen: bytearray) -> None:
-    """Read the terminal into ``seen`` until ``marker`` shows up, the daemon exits, or
-    a generous number of polls has passed (the assertions then say what is missing)."""
-    for _ in range(600):
-        if marker in seen:
-            return
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            try:
-                seen.extend(os.read(fd, 65536))
-            except OSError:  # the terminal closed: the daemon is gone
-                return
-        elif daemon.poll() is not None:
-            return
-
-
 def test_on_a_terminal_the_daemon_shows_the_live_panel(
         fb: Invoke, tmp_path: Path, config_file: Path) -> None:
     # given a queued order and the daemon started on a (pseudo) terminal
     queue_order(fb, tmp_path)
-    controller, terminal = pty.openpty()
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "filebridge", "--config", str(config_file), "run"],
-        stdin=terminal, stdout=terminal, stderr=terminal, cwd=tmp_path,
-        env={**os.environ, "COLUMNS": "160", "LINES": "60", "TERM": "xterm"})
-    os.close(terminal)
-    seen = bytearray()
-    try:
-        # when the order has been sent and shows in the panel
-        read_until(controller, b"ORDER_ORD-1_1.xml", daemon, seen)
-        daemon.send_signal(signal.SIGTERM)
-        read_until(controller, b"filebridge stopped", daemon, seen)
-        daemon.wait(timeout=30)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
-        os.close(controller)
+    # when the order has been sent and shows in the panel, and SIGTERM stops it
+    screen, returncode = serve_on_terminal(config_file, tmp_path, b"ORDER_ORD-1_1.xml")
     # then the panel showed the partner, its connection and the exchange
-    screen = seen.decode("utf-8", "replace")
     assert "filebridge run" in screen and "Partners" in screen
     assert "hauler" in screen and "reachable" in screen and "ORDER_ORD-1_1.xml" in screen
     # and log lines were printed above it, up to a clean stop with exit code 0
     assert "SIGTERM: stopping after this tick" in screen
-    assert daemon.returncode == 0
+    assert returncode == 0
