@@ -41,6 +41,9 @@ ERRORS = Path("drop/hauler/from_partner/error")
 FORGED_NAME = "ACK_2.xml" + FORGED_LINE
 HEADER_NAME = "ACK_" + BIDI + ".csv"
 HOSTILE_ID = "[/x]" + ESCAPES
+# a tab is a control character, refused in a reference: the error quotes the value
+PARTNER_REFERENCE = "[/x]\t[conceal]ref" + BIDI
+SHOWN_PARTNER_REFERENCE = "[/x]\\x09[conceal]ref" + SHOWN_BIDI
 # an SSH version with no space in it (paramiko cuts the banner at the first one)
 BANNER_VERSION = "[/x]\x1b]8;;https://evil.example\x07link\x1b]8;;\x07"
 # a line of the human log format: stamp, level, logger
@@ -91,7 +94,7 @@ levels = [ {{ after = "0m", notify = ["log:alerts"] }} ]
 
 def hostile_files() -> dict[str, bytes]:
     """What the partner drops: a rejection whose reason holds markup, newlines and a bidi
-    override; an ack whose OrderId and PartnerReference are markup (refused, the error
+    override; an ack whose OrderId and PartnerReference hold markup (refused, the error
     quotes them); a good ack under a name that forges a log line; a CSV whose header
     names carry escape sequences and an injected block, under a bidi name."""
     reject = make_ack(make_order("ORD-1"), "rejected",
@@ -99,7 +102,7 @@ def hostile_files() -> dict[str, bytes]:
     bad_id = make_ack(make_order("ORD-1"), message_id="ACK-BAD").to_xml()
     bad_id = bad_id.replace(b"<OrderId>ORD-1</OrderId>",
                             f"<OrderId>{MARKUP}</OrderId>".encode())
-    bad_id = bad_id.replace(b"RET-889", MARKUP.encode())
+    bad_id = bad_id.replace(b"RET-889", PARTNER_REFERENCE.encode())
     header = ("message_id,ref_message_id,order_id,status,reason_code,reason_text,"
               f"partner_reference,planned_date,created_at,{ESCAPES},"
               f'"notes{INJECTED_STEPS}"\n'
@@ -157,8 +160,8 @@ def test_every_report_shows_partner_text_as_text(
         ingested: tuple[Workspace, Result], terminal: bool) -> None:
     space, _ = ingested
     expected = {
-        ("log", "--last", "50"): (0, (*SHOWN_MARKUP[:1], *SHOWN_ESCAPES, SHOWN_FORGED,
-                                      SHOWN_BIDI)),
+        ("log", "--last", "50"): (0, (*SHOWN_MARKUP, *SHOWN_ESCAPES, SHOWN_FORGED,
+                                      SHOWN_BIDI, SHOWN_PARTNER_REFERENCE)),
         ("show", "ORD-1"): (0, (*SHOWN_MARKUP, "\\x0aWhat to do:", SHOWN_BIDI)),
         ("status",): (0, ("Open alerts", "quarantined_file")),
         ("alerts",): (0, ("quarantined_file", "latest:")),
