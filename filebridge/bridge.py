@@ -38,6 +38,7 @@ from filebridge.errors import (
     DocumentError,
     InvalidOrder,
     OrderNotFound,
+    PartnerNotConfigured,
     Problem,
 )
 from filebridge.formats.base import Codec, codec_for
@@ -178,6 +179,8 @@ class Bridge:
         row = self.journal.get_order(order_id)
         if row is None:
             raise OrderNotFound(order_id)
+        if row.partner not in self.config.partners:
+            raise PartnerNotConfigured(order_id, row.partner)
         now = self.clock.now()
         order = row.order.model_copy(update={
             "message_id": f"{row.order_id[:40]}-{row.order.sequence + 1}-{uuid.uuid4().hex[:12]}",
@@ -200,8 +203,9 @@ class Bridge:
                 at=now, event="resend", state=OrderState.QUEUED,
                 detail=f"resend as sequence {order.sequence} by {who}"
                        + (f": {reason}" if reason else "")))
-            for kind in (AlertKind.SEND_FAILED, AlertKind.ACK_OVERDUE, AlertKind.RESULT_OVERDUE):
-                self.alerts.resolve(kind, row.partner, order_id)
+            self.alerts.release(
+                (AlertKind.SEND_FAILED, AlertKind.ACK_OVERDUE, AlertKind.RESULT_OVERDUE),
+                row.partner, order_id)
         log.info("order %s queued for resend by %s", order_id, who,
                  extra={"partner": row.partner, "order_id": order_id, "event": "resend"})
         return order
@@ -209,10 +213,31 @@ class Bridge:
     def acknowledge_alert(self, alert_id: int, by: str | None = None) -> Alert:
         """Stop escalating an alert: somebody is on it."""
         try:
-            return self.journal.acknowledge_alert(alert_id, by or current_user(),
-                                                  self.clock.now())
+            return self.alerts.acknowledge(alert_id, by or current_user())
         except KeyError:
             raise AlertNotFound(alert_id) from None
+
+    def acknowledge_alerts(self, alert_ids: Sequence[int], by: str | None = None) -> list[Alert]:
+        """Acknowledge several alerts; ``AlertNotFound`` (and nothing acknowledged) if
+        any id is unknown."""
+        for alert_id in alert_ids:
+            if self.journal.get_alert(alert_id) is None:
+                raise AlertNotFound(alert_id)
+        return [self.acknowledge_alert(alert_id, by) for alert_id in dict.fromkeys(alert_ids)]
+
+    def acknowledge_partner_alerts(self, partner: str, kind: AlertKind | None = None,
+                                   by: str | None = None) -> list[Alert]:
+        """Acknowledge every unresolved, unacknowledged alert of a partner (of one kind)."""
+        return [self.acknowledge_alert(alert.id, by)
+                for alert in self.journal.alerts(partner=partner, kind=kind)
+                if alert.acknowledged_at is None]
+
+    def alert(self, alert_id: int) -> Alert:
+        """One alert (an incident) with its orders; ``AlertNotFound`` if unknown."""
+        alert = self.journal.get_alert(alert_id)
+        if alert is None:
+            raise AlertNotFound(alert_id)
+        return alert
 
     def status(self) -> dict[str, Any]:
         """The ``status --json`` summary: counts per state per partner, alerts, overdue."""
@@ -233,8 +258,10 @@ class Bridge:
         now = self.clock.now()
         return daemon_holdings(self.journal.daemons(), self.journal.claims_held(now), now)
 
-    def alert_list(self, include_resolved: bool = False) -> list[Alert]:
-        return self.journal.alerts(include_resolved)
+    def alert_list(self, include_resolved: bool = False, *, partner: str | None = None,
+                   kind: AlertKind | None = None, last: int | None = None) -> list[Alert]:
+        """Unresolved alerts, newest first (``include_resolved`` adds the others)."""
+        return self.journal.alerts(include_resolved, partner=partner, kind=kind, last=last)
 
     def on(self, event: str, callback: Callable[..., Any]) -> None:
         """Call ``callback`` on ``acknowledged``, ``rejected``, ``completed``,
@@ -308,7 +335,8 @@ class Bridge:
                               self.claimant, self.config.daemon.lease)
         heartbeat = Heartbeat(self.journal, self.clock, self.claimant, served)
         return Engine(self.journal, list(self._links.values()), outbox, inbox,
-                      DeadlineWatch(self.journal, self.alerts), escalator, self.alerts,
+                      DeadlineWatch(self.journal, self.alerts, self.config.partners),
+                      escalator, self.alerts,
                       self.events, self.clock, heartbeat)
 
     def _partner_for_submit(self, partner: str | None) -> PartnerConfig:

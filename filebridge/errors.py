@@ -16,6 +16,7 @@ Callers catch the branch they can act on; the CLI maps branches to exit codes
     ├── JournalError                 the journal cannot be opened or migrated
     │   └── ConcurrentUpdate         a row changed since it was read (another daemon)
     ├── NotifyError                  a notification could not be delivered
+    ├── PartnerNotConfigured         an order's partner is no longer in the config
     └── TransportError               a folder operation failed
         ├── FileAlreadyExists        the final name is taken; we never overwrite
         ├── RemoteFileMissing        the file is gone (picked up or moved by someone else)
@@ -150,3 +151,16 @@ class PartnerUnreachable(TransportError):
 
 class HostKeyMismatch(PartnerUnreachable):
     """The SFTP server offered a host key that is unknown or differs from known_hosts."""
+
+
+class PartnerNotConfigured(FileBridgeError):
+    """The order belongs to a partner that is no longer in the config: nothing would
+    send it, so it is not queued again (exit 1)."""
+
+    def __init__(self, order_id: str, partner: str) -> None:
+        self.order_id = order_id
+        self.partner = partner
+        super().__init__(
+            f"order {order_id} is for partner {partner}, which is not in the config; "
+            f"nothing would send it: add [partners.{partner}] again, or leave it queued "
+            f"(its partner_not_configured alert lists every such order)")

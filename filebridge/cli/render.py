@@ -15,7 +15,7 @@ from datetime import datetime
 from rich.table import Table
 from rich.text import Text
 
-from filebridge.model import Alert, ExchangeRecord, OrderState, OrderView
+from filebridge.model import Alert, AlertMember, ExchangeRecord, OrderState, OrderView
 from filebridge.outside_text import shown
 
 STATUS_STYLE = {
@@ -76,21 +76,45 @@ def status_table(counts: dict[str, dict[str, int]]) -> Table:
     return table
 
 
+def alert_state(alert: Alert) -> Text:
+    """OPEN, acked by NAME, or resolved AT: what an operator needs to know first."""
+    if alert.resolved_at:
+        return plain(f"resolved {when(alert.resolved_at)}", "green")
+    if alert.acknowledged_at:
+        return plain(f"acked by {alert.acknowledged_by}", "yellow")
+    return plain("OPEN", "bold red")
+
+
+def alert_orders(alert: Alert) -> Text:
+    """The order of a one-order incident, or how many orders an incident concerns."""
+    if alert.order_id:
+        return plain(alert.order_id)
+    return plain(alert.orders or "-")
+
+
 def alerts_table(alerts: Iterable[Alert], title: str = "Alerts") -> Table:
+    """One line per incident: a thousand late orders of a partner are one line, its
+    orders one command away (``alerts show ID``)."""
     table = Table(title=plain(title), title_justify="left")
-    for column in ("id", "kind", "partner", "order", "opened (UTC)", "level", "count",
-                   "state", "message"):
-        table.add_column(column, overflow="fold")
+    for column in ("id", "kind", "partner", "orders", "opened (UTC)", "level", "state",
+                   "message"):
+        table.add_column(column, overflow="fold",
+                         justify="right" if column in ("id", "orders", "level") else "left")
     for alert in alerts:
-        if alert.resolved_at:
-            state = plain(f"resolved {when(alert.resolved_at)}", "green")
-        elif alert.acknowledged_at:
-            state = plain(f"acked by {alert.acknowledged_by}", "yellow")
-        else:
-            state = plain("OPEN", "bold red")
         table.add_row(plain(alert.id), plain(alert.kind.value), plain(alert.partner),
-                      plain(alert.order_id or "-"), plain(when(alert.opened_at)),
-                      plain(alert.level), plain(alert.count), state, plain(alert.message))
+                      alert_orders(alert), plain(when(alert.opened_at)), plain(alert.level),
+                      alert_state(alert), plain(alert.message))
+    return table
+
+
+def alert_members_table(alert: Alert, members: Iterable[AlertMember]) -> Table:
+    """The orders of one incident, oldest first: when each joined, and left."""
+    table = Table(title=plain(f"Orders of alert {alert.id}"), title_justify="left")
+    for column in ("order", "joined (UTC)", "left (UTC)"):
+        table.add_column(column, overflow="fold")
+    for member in members:
+        table.add_row(plain(member.order_id), plain(when(member.added_at)),
+                      plain(when(member.left_at)))
     return table
 
 

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from filebridge.cli.context import bridge_from, console, print_json
 from filebridge.cli.render import (
+    alert_members_table,
     alerts_table,
     exchange_table,
     plain,
@@ -15,7 +16,7 @@ from filebridge.cli.render import (
     when,
 )
 from filebridge.journal.presence import DaemonHolding
-from filebridge.model import ExchangeStatus
+from filebridge.model import AlertKind, ExchangeStatus
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
 
@@ -38,8 +39,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
                     f"Overdue orders: {summary['overdue']}"))
     if open_alerts:
         out.print(alerts_table(open_alerts, title="Open alerts"))
-        out.print(plain("See one: filebridge show ORDER_ID   Acknowledge: "
-                        "filebridge alerts ack ALERT_ID --by NAME"))
+        out.print(plain("Orders of one: filebridge alerts show ALERT_ID   Acknowledge: "
+                        "filebridge alerts ack ALERT_ID..."))
     daemons = bridge.daemons()
     if daemons:
         out.print(daemons_table(daemons))
@@ -109,14 +110,29 @@ def show(ctx: click.Context, order_id: str, as_json: bool) -> None:
 
 @click.group(invoke_without_command=True)
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved alerts.")
+@click.option("--partner", default=None, help="Only this partner's alerts.")
+@click.option("--kind", default=None, type=click.Choice([k.value for k in AlertKind]),
+              help="Only alerts of this kind.")
+@click.option("--last", "last", default=None, type=click.IntRange(1),
+              help="Only the newest N alerts.")
 @json_option
 @click.pass_context
-def alerts(ctx: click.Context, include_resolved: bool, as_json: bool) -> None:
-    """List unresolved alerts (acknowledged ones marked); --all adds resolved ones."""
+def alerts(ctx: click.Context, include_resolved: bool, partner: str | None, kind: str | None,
+           last: int | None, as_json: bool) -> None:
+    """List alerts (incidents: one per kind and partner), newest first; unresolved ones
+    (acknowledged ones marked), --all adds resolved ones.
+
+    \b
+    Examples:
+      filebridge alerts --partner retura --kind ack_overdue
+      filebridge alerts show 12          # one alert with all its orders
+      filebridge alerts ack 12 13        # or: filebridge alerts ack --partner retura
+    """
     if ctx.invoked_subcommand is not None:
         return
     bridge = bridge_from(ctx)
-    found = bridge.alert_list(include_resolved)
+    found = bridge.alert_list(include_resolved, partner=partner,
+                              kind=AlertKind(kind) if kind else None, last=last)
     if as_json:
         print_json([alert.contract_json() for alert in found])
         return
@@ -124,15 +140,68 @@ def alerts(ctx: click.Context, include_resolved: bool, as_json: bool) -> None:
         console().print(plain("No alerts." if include_resolved else "No unresolved alerts."))
         return
     console().print(alerts_table(found))
+    console().print(plain("Orders of one: filebridge alerts show ALERT_ID"))
+
+
+@alerts.command("show")
+@click.argument("alert_id", type=int)
+@json_option
+@click.pass_context
+def alerts_show(ctx: click.Context, alert_id: int, as_json: bool) -> None:
+    """One alert (an incident) with every order it concerns."""
+    bridge = bridge_from(ctx)
+    alert = bridge.alert(alert_id)
+    members = bridge.journal.alert_members(alert_id)
+    if as_json:
+        data = alert.contract_json()
+        data["members"] = [member.model_dump(mode="json") for member in members]
+        print_json(data)
+        return
+    out = console()
+    out.print(alerts_table([alert], title=f"Alert {alert.id}"))
+    if alert.last_error:
+        out.print(plain(f"Last error: {alert.last_error}"))
+    if not members:
+        return
+    if not alert.resolved_at:
+        members = [member for member in members if member.left_at is None]
+    out.print(alert_members_table(alert, members))
+    out.print(plain("One order's history: filebridge show ORDER_ID"))
 
 
 @alerts.command("ack")
-@click.argument("alert_id", type=int)
+@click.argument("alert_ids", nargs=-1, type=int)
+@click.option("--partner", default=None, help="Every unacknowledged alert of this partner.")
+@click.option("--kind", default=None, type=click.Choice([k.value for k in AlertKind]),
+              help="With --partner: only alerts of this kind.")
 @click.option("--by", default=None, help="Who takes it (default: your login name).")
 @click.pass_context
-def alerts_ack(ctx: click.Context, alert_id: int, by: str | None) -> None:
-    """Acknowledge an alert: escalation stops; it resolves when the cause goes away."""
+def alerts_ack(ctx: click.Context, alert_ids: tuple[int, ...], partner: str | None,
+               kind: str | None, by: str | None) -> None:
+    """Acknowledge alerts: escalation stops; each resolves when its cause goes away.
+
+    \b
+    Examples:
+      filebridge alerts ack 12 13 --by kari
+      filebridge alerts ack --partner retura --kind ack_overdue
+    """
+    if bool(alert_ids) == (partner is not None):
+        raise click.UsageError("give ALERT_ID... or --partner P (not both)")
+    if kind is not None and partner is None:
+        raise click.UsageError("--kind goes with --partner")
     bridge = bridge_from(ctx)
-    alert = bridge.acknowledge_alert(alert_id, by)
-    console().print(plain(f"Alert {alert.id} ({alert.kind.value}, {alert.partner}) "
-                          f"acknowledged by {alert.acknowledged_by}; escalation stopped."))
+    if alert_ids:
+        acked = bridge.acknowledge_alerts(alert_ids, by)
+    else:
+        assert partner is not None
+        acked = bridge.acknowledge_partner_alerts(partner, AlertKind(kind) if kind else None, by)
+        if not acked:
+            console().print(plain(f"No unacknowledged alerts of partner {partner}"
+                                  + (f" of kind {kind}." if kind else ".")))
+            return
+    for alert in acked:
+        console().print(plain(
+            f"Alert {alert.id} ({alert.kind.value}, {alert.partner}"
+            + (f", {alert.orders} order{'s' if alert.orders != 1 else ''}" if alert.orders
+               else "")
+            + f") acknowledged by {alert.acknowledged_by}; escalation stopped."))

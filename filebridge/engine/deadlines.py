@@ -1,47 +1,81 @@
-"""Deadlines: an order sent but not acknowledged within ``ack_timeout``, or acknowledged
-but without a result within ``result_timeout``, opens an alert. The order's state does
-not change: the partner may still answer, and the alert resolves itself when it does."""
+"""Deadlines, and orders nobody will send: what waits too long becomes an incident.
+
+An order sent but not acknowledged within ``ack_timeout``, or acknowledged but without
+a result within ``result_timeout``, joins its partner's ``ack_overdue`` /
+``result_overdue`` incident (opened by the first such order). The order's state does
+not change: the partner may still answer, and the order leaves the incident when it
+does (the incident resolves when its last order has left).
+
+An order queued for a partner that is no longer in the config would wait for ever
+without a word: it joins that partner's ``partner_not_configured`` incident, which
+resolves when the partner is configured again.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime
 
-from filebridge.engine.alerts import AlertDesk
+from filebridge.engine.alerts import AlertDesk, incident_message
 from filebridge.journal.base import Journal
 from filebridge.model import AlertKind, OrderState
 
+DEADLINE_KINDS = (AlertKind.ACK_OVERDUE, AlertKind.RESULT_OVERDUE)
+
 
 class DeadlineWatch:
-    """Opens ``ack_overdue`` / ``result_overdue`` alerts once per order and deadline."""
+    """Adds overdue orders to their partner's incidents, and queued orders of partners
+    no longer configured to theirs."""
 
-    def __init__(self, journal: Journal, alerts: AlertDesk) -> None:
+    def __init__(self, journal: Journal, alerts: AlertDesk,
+                 configured: Collection[str] | None = None) -> None:
         self.journal = journal
         self.alerts = alerts
+        self.configured = None if configured is None else frozenset(configured)
 
     def check(self, now: datetime, partners: set[str] | None = None) -> int:
-        """Open alerts for newly overdue orders; return how many were opened."""
+        """Add newly overdue orders to their incidents; return how many incidents
+        were newly opened."""
+        return self._overdue(now, partners) + self._unconfigured()
+
+    def _overdue(self, now: datetime, partners: set[str] | None) -> int:
         overdue = self.journal.overdue_orders(now)
         if not overdue:
             return 0
-        already = {(a.kind, a.order_id) for a in self.journal.alerts()}
-        opened = 0
+        already = self.journal.orders_in_open_alerts(DEADLINE_KINDS)
+        due: dict[tuple[AlertKind, str], list[str]] = defaultdict(list)
         for row in overdue:
             if partners is not None and row.partner not in partners:
                 continue
-            if row.state in (OrderState.SENT, OrderState.PICKED_UP):
-                kind, due = AlertKind.ACK_OVERDUE, row.ack_due_at
-                what = (f"no acknowledgement from {row.partner} for {row.file_name} "
-                        f"(sent {_fmt(row.sent_at)}, due {_fmt(due)})")
-            else:
-                kind, due = AlertKind.RESULT_OVERDUE, row.result_due_at
-                what = (f"no result from {row.partner} for order {row.order_id} "
-                        f"(acknowledged {_fmt(row.acknowledged_at)}, due {_fmt(due)})")
-            if (kind, row.order_id) in already:
-                continue
-            self.alerts.open(kind, row.partner, row.order_id, what)
-            opened += 1
+            waiting_for_ack = row.state in (OrderState.SENT, OrderState.PICKED_UP)
+            kind = AlertKind.ACK_OVERDUE if waiting_for_ack else AlertKind.RESULT_OVERDUE
+            if (kind, row.order_id) not in already:
+                due[(kind, row.partner)].append(row.order_id)
+        opened = 0
+        for (kind, partner), order_ids in due.items():
+            opening = self.alerts.open_for_orders(kind, partner, order_ids,
+                                                  incident_message(kind, partner))
+            opened += opening.created
         return opened
 
-
-def _fmt(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+    def _unconfigured(self) -> int:
+        """Queued orders of partners not in the config join an incident per partner;
+        the incident of a partner that is configured again resolves."""
+        if self.configured is None:
+            return 0
+        kind = AlertKind.PARTNER_NOT_CONFIGURED
+        for alert in self.journal.alerts(kind=kind):
+            if alert.partner in self.configured:
+                self.alerts.resolve(kind, alert.partner)
+        stray = self.journal.queued_orders_outside(self.configured)
+        if not stray:
+            return 0
+        already = self.journal.orders_in_open_alerts([kind])
+        opened = 0
+        for partner, order_ids in stray.items():
+            new = [order_id for order_id in order_ids if (kind, order_id) not in already]
+            if new:
+                opened += self.alerts.open_for_orders(
+                    kind, partner, new, incident_message(kind, partner)).created
+        return opened

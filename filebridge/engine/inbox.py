@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from filebridge.clock import Clock
@@ -106,14 +107,16 @@ class Inbox:
         if not ready:
             return 0
         chunk = max(CHUNK_MIN, min(CHUNK_MAX, len(ready) // 4))
+        moves = MoveTally()
         try:
             while ready:
                 claimed = self._claim(link, ready[:chunk])
                 ready = ready[chunk:]
                 if claimed:
-                    handled += self._guarded(link, claimed)
+                    handled += self._guarded(link, claimed, moves)
         finally:
             self._release(link)
+        self._report_moves(link, moves)
         return handled
 
     # -- claims ------------------------------------------------------------------
@@ -170,12 +173,12 @@ class Inbox:
         self.events.emit("exchange", record)
 
     # -- one chunk ---------------------------------------------------------------
-    def _guarded(self, link: PartnerLink, files: list[RemoteFile]) -> int:
+    def _guarded(self, link: PartnerLink, files: list[RemoteFile], moves: MoveTally) -> int:
         """One chunk's failure must not keep the others waiting: a bug or a journal
         conflict is logged and the chunk's files stay for the next pass; losing touch
         with the partner ends the pass (the caller tracks that)."""
         try:
-            return self._ingest_chunk(link, files)
+            return self._ingest_chunk(link, files, moves)
         except PartnerUnreachable:
             raise
         except Exception:
@@ -184,7 +187,10 @@ class Inbox:
                           extra={"partner": link.name, "event": "ingest_failed"})
         return 0
 
-    def _ingest_chunk(self, link: PartnerLink, files: list[RemoteFile]) -> int:
+    def _ingest_chunk(self, link: PartnerLink, files: list[RemoteFile],
+                      moves: MoveTally) -> int:
+        """Returns how many files were received now: a file journalled on an earlier
+        pass and only moved now (healed) is not received again."""
         verdicts = self._decide(link, files)
         emitted: list[OrderEvent] = []
         stored: list[ExchangeRecord] = []
@@ -206,12 +212,12 @@ class Inbox:
                     extra={"partner": link.name, "order_id": record.order_id,
                            "event": "received", "file": record.file_name,
                            "error": record.error})
-        self._move(link, verdicts)
+        self._move(link, verdicts, moves)
         for record in stored:
             self.events.emit("exchange", record)
         for event in emitted:
             self.events.emit(event.event, event)
-        return len(verdicts)
+        return sum(1 for verdict in verdicts if not verdict.healed)
 
     def _decide(self, link: PartnerLink, files: list[RemoteFile]) -> list[Verdict]:
         """Download the chunk and judge each file; nothing is written yet."""
@@ -285,8 +291,7 @@ class Inbox:
     def resolve_cleared_quarantine(self, link: PartnerLink) -> None:
         """A ``quarantined_file`` alert resolves when its cause is gone: an operator has
         dealt with every refused file (moved or deleted it from the error folder)."""
-        if not any(a.kind is AlertKind.QUARANTINED_FILE and a.partner == link.name
-                   for a in self.journal.alerts()):
+        if not self.journal.alerts(partner=link.name, kind=AlertKind.QUARANTINED_FILE):
             return
         waiting = [f for f in link.transport.list(link.config.error_dir)
                    if not f.name.endswith(REASON_SUFFIX)]
@@ -305,8 +310,8 @@ class Inbox:
             at=self.clock.now(), event="exchange", detail=change.detail,
             state=change.row.state if change.row.state != row.state else None,
             exchange_id=record.id if record else None))
-        for kind in change.resolves:
-            self.alerts.resolve(kind, link.name, order_id)
+        if change.resolves:
+            self.alerts.release(change.resolves, link.name, order_id)
         if change.event is None:
             return []
         return [OrderEvent(change.event, order_id, link.name, change.row.state, doc)]
@@ -330,16 +335,50 @@ class Inbox:
                     raise  # the whole file is tried again on the next pass
         return None
 
-    def _move(self, link: PartnerLink, verdicts: list[Verdict]) -> None:
+    def _move(self, link: PartnerLink, verdicts: list[Verdict], moves: MoveTally) -> None:
         """File every handled file away; a file that cannot be moved now is healed on
         the next pass (journalled already, so it is only moved then)."""
         results = link.transport.move_many(
             [(v.remote.path, v.folder, reason_file_text(v.reason)) for v in verdicts])
         for verdict, result in zip(verdicts, results, strict=True):
             if isinstance(result, TransportError) and not isinstance(result, RemoteFileMissing):
-                log.error("could not move %s to %s: %s", verdict.remote.path, verdict.folder,
+                moves.failed.append((verdict, str(result)))
+                log.debug("could not move %s to %s: %s", verdict.remote.path, verdict.folder,
                           result, extra={"partner": link.name, "event": "move_failed",
                                          "file": verdict.remote.name})
+            elif not isinstance(result, TransportError):
+                moves.done += 1
+
+    def _report_moves(self, link: PartnerLink, moves: MoveTally) -> None:
+        """Files that cannot be filed away are one ``move_failed`` alert of the partner,
+        logged as an ERROR when it opens (not on every pass while the folder stays
+        unwritable); a pass that files everything away resolves it."""
+        if moves.failed:
+            verdict, error = moves.failed[-1]
+            folders = sorted({v.folder for v, _ in moves.failed})
+            opening = self.alerts.open(
+                AlertKind.MOVE_FAILED, link.name, None,
+                f"{len(moves.failed)} file(s) of {link.name} could not be moved to "
+                f"{', '.join(folders)}; latest: {shown(verdict.remote.name)}",
+                error=shown(error))
+            if opening.created:
+                log.error("could not move %d file(s) to %s (latest %s: %s); they stay in "
+                          "place, are not applied twice, and are moved once that works "
+                          "(alert %s)", len(moves.failed), ", ".join(folders),
+                          verdict.remote.path, error, opening.alert.id,
+                          extra={"partner": link.name, "event": "move_failed",
+                                 "file": verdict.remote.name})
+        elif moves.done:
+            self.alerts.resolve(AlertKind.MOVE_FAILED, link.name)
+
+
+@dataclass
+class MoveTally:
+    """How moving one pass's files went: the files that could not be moved (with the
+    error), and how many were."""
+
+    failed: list[tuple[Verdict, str]] = field(default_factory=list)
+    done: int = 0
 
 
 def reason_file_text(reason: str | None) -> str | None:

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from filebridge.clock import Clock
-from filebridge.engine.alerts import AlertDesk
+from filebridge.engine.alerts import AlertDesk, incident_message
 from filebridge.engine.backoff import compute_backoff
 from filebridge.engine.events import EventHub, OrderEvent
 from filebridge.engine.instructions import batch_file_name, with_rendered_file
@@ -391,8 +391,8 @@ class Outbox:
         if exhausted:
             self.alerts.open(
                 AlertKind.SEND_FAILED, link.name, row.order_id,
-                f"{row.file_name} could not be delivered to {link.name} after "
-                f"{attempt} attempts", error=text)
+                incident_message(AlertKind.SEND_FAILED, link.name),
+                error=f"{row.file_name}: {text}")
             self.events.emit("send_failed", OrderEvent(
                 "send_failed", row.order_id, link.name, OrderState.SEND_FAILED))
 

@@ -28,6 +28,9 @@ from filebridge.journal.presence import DaemonRecord
 from filebridge.model import (
     Alert,
     AlertKind,
+    AlertMember,
+    AlertOpening,
+    AlertRelease,
     ExchangeRecord,
     NotificationRecord,
     OrderRow,
@@ -191,25 +194,38 @@ class Journal(ABC):
         time in the order they were added."""
 
     # -- alerts ------------------------------------------------------------------
+    # An alert is an incident: at most one unresolved alert per (kind, partner). An
+    # incident of orders (missed deadlines, failed sends, ...) lists the orders it
+    # concerns; they join and leave it, and it resolves when the last one leaves.
     @abstractmethod
     def open_alert(
         self,
         kind: AlertKind,
         partner: str,
-        order_id: str | None,
+        order_ids: Sequence[str],
         message: str,
         now: datetime,
         error: str | None = None,
-    ) -> tuple[Alert, bool]:
-        """Open an alert, or bump the count (and last error) of the unresolved one with the
-        same (kind, partner, order id). Returns the alert and whether it was newly opened."""
+    ) -> AlertOpening:
+        """Open the unresolved (kind, partner) alert, or bump the open one: its message
+        becomes ``message`` (the newest word), its last error ``error`` if given, and
+        ``order_ids`` join it. Without orders, ``count`` goes up by one (one more
+        occurrence); with orders, by how many joined (an order already in it does not
+        join twice). Says whether the alert was newly opened and which orders joined."""
 
     @abstractmethod
-    def resolve_alerts(
-        self, kind: AlertKind | None, partner: str, order_id: str | None, now: datetime
-    ) -> list[Alert]:
-        """Resolve the unresolved alerts matching (kind or any, partner, order id), and
-        return them; ``order_id=None`` matches the partner's alerts without an order id."""
+    def release_alert_orders(
+        self, kinds: Collection[AlertKind], partner: str, order_ids: Sequence[str],
+        now: datetime,
+    ) -> list[AlertRelease]:
+        """The orders were answered or resent: they leave the partner's unresolved
+        alerts of these kinds; an alert left with no order is resolved. One entry per
+        alert they left, oldest alert first."""
+
+    @abstractmethod
+    def resolve_alerts(self, kind: AlertKind, partner: str, now: datetime) -> list[Alert]:
+        """Resolve the unresolved (kind, partner) alert (its orders leave it), and
+        return it; an empty list when none is open."""
 
     @abstractmethod
     def acknowledge_alert(self, alert_id: int, by: str, now: datetime) -> Alert:
@@ -218,12 +234,27 @@ class Journal(ABC):
 
     @abstractmethod
     def get_alert(self, alert_id: int) -> Alert | None:
-        """One alert, or None."""
+        """One alert with its orders, or None."""
 
     @abstractmethod
-    def alerts(self, include_resolved: bool = False) -> list[Alert]:
-        """Unresolved alerts (acknowledged ones too), newest first (by id); all with the
-        flag."""
+    def alerts(self, include_resolved: bool = False, *, partner: str | None = None,
+               kind: AlertKind | None = None, last: int | None = None) -> list[Alert]:
+        """Unresolved alerts (acknowledged ones too), newest first (by id); all with
+        the flag; only a partner's or a kind's; the newest ``last``. Each carries its
+        orders (``orders``, ``order_ids``, ``order_id``)."""
+
+    @abstractmethod
+    def alert_members(self, alert_id: int) -> list[AlertMember]:
+        """Every stay of an order in the alert, oldest first (empty if unknown)."""
+
+    @abstractmethod
+    def orders_in_open_alerts(self, kinds: Collection[AlertKind]) -> set[tuple[AlertKind, str]]:
+        """``(kind, order id)`` of every order now in an unresolved alert of these kinds."""
+
+    @abstractmethod
+    def queued_orders_outside(self, partners: Collection[str]) -> dict[str, list[str]]:
+        """``{partner: [order ids]}`` of queued orders whose partner is not among
+        ``partners`` (no longer configured), oldest first. Cheap: no documents read."""
 
     @abstractmethod
     def set_alert_level(self, alert_id: int, level: int, now: datetime) -> None:
@@ -286,7 +317,8 @@ class Journal(ABC):
     @abstractmethod
     def prune(self, before: datetime) -> int:
         """Delete exchange records and events older than ``before``, alerts resolved before
-        it (with their notifications), and orders in a final state that finished before it
-        (with their timelines), inbound claims expired and heartbeats last seen before
-        it; return how many rows went. Open alerts and unfinished orders always stay."""
+        it (with their notifications and order lists), and orders in a final state that
+        finished before it (with their timelines), inbound claims expired and heartbeats
+        last seen before it; return how many rows went. Open alerts and unfinished
+        orders always stay."""
 

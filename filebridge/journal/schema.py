@@ -9,9 +9,9 @@ once with a few type tokens that each dialect fills in:
     {blob}  raw bytes (BLOB / bytea)
     {json}  a JSON document (TEXT / jsonb)
 
-Both dialects understand partial and expression indexes, so "at most one unresolved
-alert per (kind, partner, order id)" is enforced by the database itself, with the
-missing order id folded to '' because NULLs never collide in a unique index.
+Both dialects understand partial indexes, so "at most one unresolved alert per (kind,
+partner)" (an incident) and "an order is in an incident at most once at a time" are
+enforced by the database itself.
 """
 
 from __future__ import annotations
@@ -203,7 +203,95 @@ UNRECORDED_DELIVERIES = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (INITIAL, SHARED_WORK, UNRECORDED_DELIVERIES)
+# The incidents each folded alert goes into: the oldest open alert of its (kind, partner).
+_FOLD_GROUPS = """
+    CREATE TABLE alert_fold AS
+    SELECT a.id AS old_id,
+           (SELECT MIN(k.id) FROM alerts k WHERE k.kind = a.kind AND k.partner = a.partner
+                AND k.resolved_at IS NULL) AS keeper_id
+    FROM alerts a WHERE a.resolved_at IS NULL"""
+
+
+def _over_group(expression: str) -> str:
+    """``expression`` over every open alert folded into the alert being updated."""
+    return (f"(SELECT {expression} FROM alerts o JOIN alert_fold f ON f.old_id = o.id "
+            "WHERE f.keeper_id = alerts.id)")
+
+
+_STILL_UNACKNOWLEDGED = (
+    "EXISTS (SELECT 1 FROM alerts o JOIN alert_fold f ON f.old_id = o.id "
+    "WHERE f.keeper_id = alerts.id AND o.acknowledged_at IS NULL)")
+
+ALERT_INCIDENTS = Migration(
+    version=4,
+    description="alerts are incidents: one open alert per (kind, partner) and its orders",
+    statements=(
+        # the orders of an incident; a row per stay (an order may leave and join again)
+        """
+        CREATE TABLE alert_orders (
+            id {id},
+            alert_id BIGINT NOT NULL,
+            order_id TEXT NOT NULL,
+            added_at {ts} NOT NULL,
+            left_at {ts}
+        )""",
+        """
+        CREATE UNIQUE INDEX alert_orders_current ON alert_orders (alert_id, order_id)
+            WHERE left_at IS NULL
+        """,
+        "CREATE INDEX alert_orders_by_alert ON alert_orders (alert_id, id)",
+        "CREATE INDEX alert_orders_by_order ON alert_orders (order_id)",
+        # fold the open per-order alerts of a (kind, partner) into its oldest one: its
+        # orders, notifications and timeline lines all move there
+        _FOLD_GROUPS,
+        """
+        INSERT INTO alert_orders (alert_id, order_id, added_at, left_at)
+        SELECT COALESCE(f.keeper_id, a.id), a.order_id, a.opened_at, a.resolved_at
+        FROM alerts a LEFT JOIN alert_fold f ON f.old_id = a.id
+        WHERE a.order_id IS NOT NULL
+        ORDER BY a.id""",
+        f"""
+        UPDATE alerts SET
+            opened_at = {_over_group("MIN(o.opened_at)")},
+            level = {_over_group("MAX(o.level)")},
+            count = {_over_group("SUM(o.count)")},
+            acknowledged_by = CASE WHEN {_STILL_UNACKNOWLEDGED} THEN NULL
+                                   ELSE acknowledged_by END,
+            acknowledged_at = CASE WHEN {_STILL_UNACKNOWLEDGED} THEN NULL
+                                   ELSE acknowledged_at END,
+            message = CASE kind
+                WHEN 'ack_overdue' THEN 'orders sent to ' || partner
+                    || ' were not acknowledged in time'
+                WHEN 'result_overdue' THEN 'orders acknowledged by ' || partner
+                    || ' have no result in time'
+                WHEN 'send_failed' THEN 'orders could not be delivered to ' || partner
+                    || ' after every attempt'
+                ELSE message END
+        WHERE id IN (SELECT keeper_id FROM alert_fold) AND order_id IS NOT NULL""",
+        """
+        UPDATE notifications SET alert_id =
+            (SELECT f.keeper_id FROM alert_fold f WHERE f.old_id = notifications.alert_id)
+        WHERE alert_id IN (SELECT old_id FROM alert_fold WHERE old_id <> keeper_id)""",
+        """
+        UPDATE events SET alert_id =
+            (SELECT f.keeper_id FROM alert_fold f WHERE f.old_id = events.alert_id)
+        WHERE alert_id IN (SELECT old_id FROM alert_fold WHERE old_id <> keeper_id)""",
+        "DELETE FROM alerts WHERE id IN (SELECT old_id FROM alert_fold WHERE old_id <> keeper_id)",
+        "DROP TABLE alert_fold",
+        # from now on an alert's orders are its members; the column stays for old rows'
+        # sake only and is always empty
+        "UPDATE alerts SET order_id = NULL WHERE order_id IS NOT NULL",
+        "DROP INDEX alerts_one_unresolved",
+        """
+        CREATE UNIQUE INDEX alerts_one_open_incident ON alerts (kind, partner)
+            WHERE resolved_at IS NULL
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    INITIAL, SHARED_WORK, UNRECORDED_DELIVERIES, ALERT_INCIDENTS,
+)
 """Every migration, oldest first; versions are 1, 2, 3, ... without gaps."""
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -10,8 +10,8 @@ than the row it takes:
   inserting the same key waits for the first one's commit and then finds the claim
   taken; keys go in sorted, so two daemons never wait on each other. On SQLite writers
   are serialised anyway.
-- an alert is claimed with ``UPDATE ... WHERE (unclaimed or expired or mine)
-  RETURNING``: zero rows back means another daemon is escalating it right now.
+- an alert is claimed (in ``alert_sql``) with ``UPDATE ... WHERE (unclaimed or
+  expired or mine) RETURNING``: zero rows back means another daemon escalates it now.
 
 Claims are leases: a daemon that dies holds nothing for longer than its lease.
 
@@ -29,7 +29,6 @@ from typing import Any
 
 from filebridge.journal.presence import DaemonRecord
 from filebridge.journal.store import SqlStore
-from filebridge.model import Alert
 
 CLAIM_FILES = """
     INSERT INTO inbound_claims (partner, path, size, mtime, claimed_by, claim_expires_at)
@@ -42,14 +41,6 @@ CLAIM_FILES = """
 """
 InboundFile = tuple[str, int, float]  # path, size, mtime: a file as the listing showed it
 
-CLAIM_ALERT = """
-    UPDATE alerts SET claimed_by = ?, claim_expires_at = ?
-    WHERE id = ? AND resolved_at IS NULL AND acknowledged_at IS NULL
-      AND (claimed_by IS NULL OR claim_expires_at IS NULL OR claim_expires_at <= ?
-           OR claimed_by = ?)
-    RETURNING *
-"""
-
 UPSERT_DAEMON = """
     INSERT INTO daemons (id, host, pid, started_at, last_seen, partners)
     VALUES (?, ?, ?, ?, ?, ?)
@@ -59,7 +50,7 @@ UPSERT_DAEMON = """
 
 
 class SharedWorkSql(SqlStore):
-    """Claims on inbound files and alerts, and daemon heartbeats, in portable SQL."""
+    """Claims on inbound files, and daemon heartbeats, in portable SQL."""
 
     # -- inbound files ---------------------------------------------------------------
     def claim_inbound_files(
@@ -81,20 +72,6 @@ class SharedWorkSql(SqlStore):
     def release_inbound_files(self, partner: str, claimant: str) -> None:
         self._command("DELETE FROM inbound_claims WHERE partner = ? AND claimed_by = ?",
                       (partner, claimant))
-
-    # -- alerts ------------------------------------------------------------------------
-    def claim_alert(
-        self, alert_id: int, claimant: str, now: datetime, lease_until: datetime
-    ) -> Alert | None:
-        row = self._query_one(CLAIM_ALERT, (
-            claimant, self.codec.encode_time(lease_until), alert_id,
-            self.codec.encode_time(now), claimant))
-        return self.codec.record(Alert, row) if row else None
-
-    def release_alert(self, alert_id: int, claimant: str) -> None:
-        self._command(
-            "UPDATE alerts SET claimed_by = NULL, claim_expires_at = NULL "
-            "WHERE id = ? AND claimed_by = ?", (alert_id, claimant))
 
     # -- heartbeats --------------------------------------------------------------------
     def record_heartbeat(self, daemon: DaemonRecord) -> None:

@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from filebridge.errors import ConcurrentUpdate, OrderNotFound
+from filebridge.journal.alert_sql import AlertsSql
 from filebridge.journal.base import Journal
 from filebridge.journal.codec import to_utc
 from filebridge.journal.order_claims import OrderClaimsSql, marks
@@ -28,8 +29,6 @@ from filebridge.journal.schema import (
 from filebridge.journal.shared import SharedWorkSql
 from filebridge.model import (
     FINAL_STATES,
-    Alert,
-    AlertKind,
     Direction,
     ExchangeRecord,
     ExchangeStatus,
@@ -51,20 +50,6 @@ INSERT_EXCHANGE = insert_statement("exchanges", EXCHANGE_COLUMNS) + " RETURNING 
 INSERT_EVENT = insert_statement("events", EVENT_COLUMNS)
 INSERT_NOTIFICATION = insert_statement("notifications", NOTIFICATION_COLUMNS) + " RETURNING *"
 
-# One statement opens an alert or bumps the unresolved one with the same key; the
-# conflict target is the partial unique index ``alerts_one_unresolved``.
-UPSERT_ALERT = """
-    INSERT INTO alerts (kind, partner, order_id, opened_at, level, count, message,
-                        last_error, updated_at)
-    VALUES (?, ?, ?, ?, 0, 1, ?, ?, ?)
-    ON CONFLICT (kind, partner, COALESCE(order_id, '')) WHERE resolved_at IS NULL
-    DO UPDATE SET count = alerts.count + 1,
-                  last_error = COALESCE(excluded.last_error, alerts.last_error),
-                  updated_at = excluded.updated_at
-    RETURNING *
-"""
-
-
 @cache
 def update_statement(fields: frozenset[str]) -> tuple[str, tuple[str, ...]]:
     """The optimistic UPDATE of just these ``OrderRow`` fields, and its columns in order:
@@ -79,7 +64,7 @@ def update_statement(fields: frozenset[str]) -> tuple[str, tuple[str, ...]]:
     return sql, columns
 
 
-class SqlJournal(OrderClaimsSql, SharedWorkSql, Journal):
+class SqlJournal(AlertsSql, OrderClaimsSql, SharedWorkSql, Journal):
     """The journal on any SQL database the dialect subclasses can connect to."""
 
     # -- orders ------------------------------------------------------------------------
@@ -234,73 +219,7 @@ class SqlJournal(OrderClaimsSql, SharedWorkSql, Journal):
         rows = self._query("SELECT * FROM events WHERE order_id = ? ORDER BY at, id", (order_id,))
         return [self.codec.record(TimelineEntry, row) for row in rows]
 
-    # -- alerts ------------------------------------------------------------------------
-    def open_alert(
-        self,
-        kind: AlertKind,
-        partner: str,
-        order_id: str | None,
-        message: str,
-        now: datetime,
-        error: str | None = None,
-    ) -> tuple[Alert, bool]:
-        """Open, or bump the unresolved alert with the same key. A bump keeps the first
-        message and acknowledgement, counts one more, and records the newer error."""
-        at = self.codec.encode_time(now)
-        with self.transaction():
-            row = self._query(
-                UPSERT_ALERT,
-                (AlertKind(kind).value, partner, order_id, at, message, error, at),
-            )[0]
-        alert = self.codec.record(Alert, row)
-        return alert, alert.count == 1
-
-    def resolve_alerts(
-        self, kind: AlertKind | None, partner: str, order_id: str | None, now: datetime
-    ) -> list[Alert]:
-        """``order_id=None`` resolves the partner's alerts that carry no order id."""
-        at = self.codec.encode_time(now)
-        sql = (
-            "UPDATE alerts SET resolved_at = ?, updated_at = ? WHERE resolved_at IS NULL "
-            "AND partner = ? AND COALESCE(order_id, '') = ?"
-        )
-        params: list[Any] = [at, at, partner, order_id or ""]
-        if kind is not None:
-            sql += " AND kind = ?"
-            params.append(AlertKind(kind).value)
-        with self.transaction():
-            rows = self._query(sql + " RETURNING *", params)
-        return sorted((self.codec.record(Alert, row) for row in rows), key=lambda a: a.id)
-
-    def acknowledge_alert(self, alert_id: int, by: str, now: datetime) -> Alert:
-        """The first acknowledgement is kept; acknowledging again changes nothing."""
-        at = self.codec.encode_time(now)
-        with self.transaction():
-            row = self._query_one(
-                "UPDATE alerts SET acknowledged_by = COALESCE(acknowledged_by, ?), "
-                "acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ? RETURNING *",
-                (by, at, alert_id),
-            )
-        if row is None:
-            raise KeyError(alert_id)
-        return self.codec.record(Alert, row)
-
-    def get_alert(self, alert_id: int) -> Alert | None:
-        row = self._query_one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
-        return self.codec.record(Alert, row) if row else None
-
-    def alerts(self, include_resolved: bool = False) -> list[Alert]:
-        where = "" if include_resolved else " WHERE resolved_at IS NULL"
-        rows = self._query(f"SELECT * FROM alerts{where} ORDER BY id DESC")
-        return [self.codec.record(Alert, row) for row in rows]
-
-    def set_alert_level(self, alert_id: int, level: int, now: datetime) -> None:
-        with self.transaction():
-            self._command(
-                "UPDATE alerts SET level = ?, updated_at = ? WHERE id = ?",
-                (level, self.codec.encode_time(now), alert_id),
-            )
-
+    # -- notifications -----------------------------------------------------------------
     def add_notification(self, record: NotificationRecord) -> NotificationRecord:
         with self.transaction():
             row = self._query(
@@ -327,8 +246,9 @@ class SqlJournal(OrderClaimsSql, SharedWorkSql, Journal):
 
     def prune(self, before: datetime) -> int:
         """Exchanges and events with ``at`` before the cut-off; alerts resolved before it,
-        with their notifications; completed / not-completed orders that finished before
-        it, with their whole timeline. Open alerts and unfinished orders always stay."""
+        with their notifications and order lists; completed / not-completed orders that
+        finished before it, with their whole timeline. Open alerts and unfinished orders
+        always stay."""
         cut = self.codec.encode_time(before)
         finals = sorted(state.value for state in FINAL_STATES)
         old_orders = (
@@ -344,6 +264,9 @@ class SqlJournal(OrderClaimsSql, SharedWorkSql, Journal):
             )
             removed += self._command(
                 f"DELETE FROM notifications WHERE alert_id IN ({old_alerts})", (cut,)
+            )
+            removed += self._command(
+                f"DELETE FROM alert_orders WHERE alert_id IN ({old_alerts})", (cut,)
             )
             removed += self._command(
                 "DELETE FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ?", (cut,)

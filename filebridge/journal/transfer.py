@@ -31,6 +31,7 @@ COPIED_TABLES: tuple[tuple[str, str], ...] = (
     ("exchanges", "id"),
     ("events", "id"),
     ("alerts", "id"),
+    ("alert_orders", "id"),
     ("notifications", "id"),
 )
 #: emptied too by a forced copy: they describe daemons of the journal being replaced

@@ -94,16 +94,33 @@ class AlertKind(StrEnum):
     QUARANTINED_FILE = "quarantined_file"
     HOST_KEY_MISMATCH = "host_key_mismatch"
     PARTNER_UNREACHABLE = "partner_unreachable"
+    PARTNER_NOT_CONFIGURED = "partner_not_configured"
+    MOVE_FAILED = "move_failed"
 
+
+ORDER_ALERT_KINDS = (
+    AlertKind.SEND_FAILED, AlertKind.ACK_OVERDUE, AlertKind.RESULT_OVERDUE,
+    AlertKind.PARTNER_NOT_CONFIGURED,
+)
+"""Kinds whose incident gathers orders: it resolves when its last order leaves it."""
+
+ORDER_IDS_LISTED = 100
+"""The most order ids an alert carries (``order_ids``); ``orders`` counts them all."""
 
 ALERT_JSON_KEYS = (
-    "id", "kind", "partner", "order_id", "opened_at", "level", "count", "message",
-    "acknowledged_by", "acknowledged_at", "resolved_at",
+    "id", "kind", "partner", "order_id", "orders", "order_ids", "opened_at", "level",
+    "count", "message", "acknowledged_by", "acknowledged_at", "resolved_at",
 )
 
 
 class Alert(BaseModel):
-    """Something a person must look at. One open alert per (kind, partner, order)."""
+    """Something a person must look at: an incident. One open alert per (kind, partner);
+    an incident of a kind in ``ORDER_ALERT_KINDS`` gathers the orders it concerns, and
+    they join and leave it as they fall due and are answered or resent.
+
+    ``orders`` is how many orders it concerns now (for a resolved alert: how many it
+    concerned in all), ``order_ids`` the first ``ORDER_IDS_LISTED`` of them, oldest
+    member first, and ``order_id`` the one order when there is exactly one."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -111,9 +128,11 @@ class Alert(BaseModel):
     kind: AlertKind
     partner: str
     order_id: str | None = None
+    orders: int = 0
+    order_ids: tuple[str, ...] = ()
     opened_at: datetime
     level: int = 0  # the highest escalation level notified so far; 0 = none yet
-    count: int = 1  # how many times the same failure happened while the alert was open
+    count: int = 1  # occurrences while open: failures seen, or orders that joined
     message: str
     last_error: str | None = None
     updated_at: datetime | None = None
@@ -123,7 +142,42 @@ class Alert(BaseModel):
 
     def contract_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
+        data["order_ids"] = list(self.order_ids)
         return {key: data[key] for key in ALERT_JSON_KEYS}
+
+
+class AlertMember(BaseModel):
+    """An order's stay in an incident: when it joined, and when it left (answered,
+    resent, or the incident resolved)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    added_at: datetime
+    left_at: datetime | None = None
+
+
+class AlertOpening(BaseModel):
+    """What opening (or adding to) an incident did: the incident as it is now, whether
+    it was newly opened, and which of the given orders joined it (the others were in it
+    already)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert: Alert
+    created: bool
+    joined: tuple[str, ...] = ()
+
+
+class AlertRelease(BaseModel):
+    """Orders that left one incident, and the incident itself if that resolved it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: int
+    kind: AlertKind
+    left: tuple[str, ...]
+    resolved: Alert | None = None
 
 
 class NotificationStatus(StrEnum):

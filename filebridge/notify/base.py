@@ -35,6 +35,7 @@ class AlertNotice:
     see_command: str  # e.g. "filebridge show ORD-1" or "filebridge log --partner p"
     ack_command: str  # "filebridge alerts ack 12 --by NAME"
     advice: tuple[str, ...] = ()  # what to do, one step per entry
+    orders: str | None = None  # "1000 orders: A, B, C, D, E and 995 more"
 
     def as_text(self) -> str:
         """The plain-text body of an email: facts first, then steps, then the commands.
@@ -53,6 +54,10 @@ class AlertNotice:
                   + f" (escalation level {self.level})"),
             shown(f"Where:       {self.where}"),
             f"Since:       {self.since.isoformat(timespec='seconds')}",
+        ]
+        if self.orders:
+            lines.append(f"Orders:      {self.orders}")
+        lines += [
             f"Occurrences: {alert.count}",
         ]
         lines += _quoted_field("Last error", self.last_error)

@@ -19,22 +19,42 @@ from filebridge.model import Alert, AlertKind, OrderRow, OrderState
 from filebridge.notify.base import AlertNotice
 from filebridge.outside_text import shown
 
-__all__ = ["notice_for", "partner_where", "subject_for"]
+__all__ = ["notice_for", "orders_line", "partner_where", "subject_for"]
+
+
+ORDERS_NAMED = 5
+"""How many of an incident's order ids a notice names; the rest are one command away."""
 
 
 def subject_for(alert: Alert) -> str:
-    """``[filebridge] <kind> <partner> <order id>``; the order id only when there is one."""
+    """``[filebridge] <kind> <partner> <order id>``; the order id only when there is one,
+    and for an incident of several orders the first one and how many more."""
     parts = ["[filebridge]", alert.kind.value, alert.partner]
     if alert.order_id:
         parts.append(alert.order_id)
+    elif alert.order_ids:
+        parts += [alert.order_ids[0], f"+{alert.orders - 1} more"]
     # a header value must stay on one line and show as text, whatever a name holds
     return " ".join(" ".join(shown(part).split()) for part in parts)
+
+
+def orders_line(alert: Alert, named: int = ORDERS_NAMED) -> str | None:
+    """``3 orders: A, B, C`` / ``1000 orders: A, B, C, D, E and 995 more``, or None."""
+    if not alert.orders:
+        return None
+    first = list(alert.order_ids[:named])
+    more = alert.orders - len(first)
+    listed = ", ".join(first) + (f" and {more} more" if more > 0 else "")
+    noun = "order" if alert.orders == 1 else "orders"
+    return f"{alert.orders} {noun}: {listed}"
 
 
 def see_command(alert: Alert) -> str:
     """The command that shows the most about this alert."""
     if alert.order_id:
         return f"filebridge show {shlex.quote(alert.order_id)}"
+    if alert.orders:
+        return f"filebridge alerts show {alert.id}"
     return f"filebridge log --partner {shlex.quote(alert.partner)} --last 20"
 
 
@@ -91,6 +111,7 @@ def notice_for(
         see_command=see_command(alert),
         ack_command=ack_command(alert),
         advice=tuple(advice),
+        orders=orders_line(alert),
     )
 
 
@@ -115,12 +136,23 @@ class _Facts:
         return self.alert.order_id or "(unknown order)"
 
     @property
+    def several(self) -> bool:
+        """An incident of more than one order: the wording speaks of all of them."""
+        return self.alert.orders > 1
+
+    @property
+    def orders(self) -> str:
+        """``1000 orders (A, B, C, ...)`` for an incident of several orders."""
+        first = ", ".join(self.alert.order_ids[:3])
+        return f"{self.alert.orders} orders ({first}, ...)"
+
+    @property
     def file(self) -> str | None:
         return self.order.file_name if self.order else None
 
     @property
     def resend(self) -> str:
-        order_id = shlex.quote(self.alert.order_id) if self.alert.order_id else "ORDER_ID"
+        order_id = shlex.quote(self.alert.order_id) if self.alert.order_id else "ORDER_ID..."
         return f'`filebridge resend {order_id} --reason "..."`'
 
     @property
@@ -136,10 +168,18 @@ def _send_failed(f: _Facts) -> tuple[str, list[str]]:
     attempts = f.order.attempts if f.order and f.order.attempts else None
     tries = f"all {attempts} attempts" if attempts else "every attempt"
     file = f" ({f.file})" if f.file else ""
-    what = (
-        f"Order {f.order_id}{file} could not be written to partner {f.partner}'s folder "
-        f"{f.folders.orders_dir}: {tries} failed, and filebridge has stopped trying."
-    )
+    if f.several:
+        what = (
+            f"{f.orders} could not be written to partner {f.partner}'s folder "
+            f"{f.folders.orders_dir}: every attempt failed, and filebridge has stopped "
+            f"trying."
+        )
+    else:
+        what = (
+            f"Order {f.order_id}{file} could not be written to partner {f.partner}'s "
+            f"folder {f.folders.orders_dir}: {tries} failed, and filebridge has stopped "
+            f"trying."
+        )
     return what, [
         f"Run {f.check} to see whether the folder is reachable and writable.",
         "Fix the cause named in the last error.",
@@ -150,10 +190,16 @@ def _send_failed(f: _Facts) -> tuple[str, list[str]]:
 def _ack_overdue(f: _Facts) -> tuple[str, list[str]]:
     file = f.file or "the instruction file"
     sent = f", sent at {_at(f.order.sent_at)}" if f.order and f.order.sent_at else ""
-    what = (
-        f"Partner {f.partner} has not acknowledged order {f.order_id} ({file}{sent}) "
-        f"{f.within(f.folders.ack_timeout)}."
-    )
+    if f.several:
+        what = (
+            f"Partner {f.partner} has not acknowledged {f.orders} "
+            f"{f.within(f.folders.ack_timeout)}."
+        )
+    else:
+        what = (
+            f"Partner {f.partner} has not acknowledged order {f.order_id} ({file}{sent}) "
+            f"{f.within(f.folders.ack_timeout)}."
+        )
     if f.order and f.order.state is OrderState.PICKED_UP and f.order.picked_up_at:
         first = (
             f"The partner's system took the file from {f.folders.orders_dir} at "
@@ -177,10 +223,16 @@ def _result_overdue(f: _Facts) -> tuple[str, list[str]]:
     acked = ""
     if f.order and f.order.acknowledged_at:
         acked = f", acknowledged at {_at(f.order.acknowledged_at)},"
-    what = (
-        f"Partner {f.partner} accepted order {f.order_id}{acked} but has not sent its "
-        f"result {f.within(f.folders.result_timeout)}."
-    )
+    if f.several:
+        what = (
+            f"Partner {f.partner} accepted {f.orders} but has not sent their results "
+            f"{f.within(f.folders.result_timeout)}."
+        )
+    else:
+        what = (
+            f"Partner {f.partner} accepted order {f.order_id}{acked} but has not sent its "
+            f"result {f.within(f.folders.result_timeout)}."
+        )
     return what, [
         f"Ask the partner whether the work was done; its result file belongs in "
         f"{f.folders.results_dir}.",
@@ -228,6 +280,32 @@ def _partner_unreachable(f: _Facts) -> tuple[str, list[str]]:
     ]
 
 
+def _partner_not_configured(f: _Facts) -> tuple[str, list[str]]:
+    count = f.orders if f.several else f"Order {f.order_id}"
+    what = (
+        f"{count} {'are' if f.several else 'is'} queued for partner {f.partner}, which is "
+        f"no longer in the config: nothing will send {'them' if f.several else 'it'}."
+    )
+    return what, [
+        f"If the partner was removed by mistake, add [partners.{f.partner}] to the config "
+        "again and restart the daemon: the orders are sent and the alert resolves.",
+        f"Otherwise tell the backend: the orders stay queued. See them: {f.show}.",
+    ]
+
+
+def _move_failed(f: _Facts) -> tuple[str, list[str]]:
+    what = (
+        f"Files from partner {f.partner} were read and journalled, but could not be moved "
+        f"to {f.folders.archive_dir} or {f.folders.error_dir}; they stay where the "
+        "partner put them and are not applied twice."
+    )
+    return what, [
+        f"Run {f.check} to see whether filebridge may write to those folders.",
+        "Fix the folder's permissions or free the disk; the files then move on the "
+        "next pass and the alert resolves.",
+    ]
+
+
 _WORDING: dict[AlertKind, Callable[[_Facts], tuple[str, list[str]]]] = {
     AlertKind.SEND_FAILED: _send_failed,
     AlertKind.ACK_OVERDUE: _ack_overdue,
@@ -235,6 +313,8 @@ _WORDING: dict[AlertKind, Callable[[_Facts], tuple[str, list[str]]]] = {
     AlertKind.QUARANTINED_FILE: _quarantined_file,
     AlertKind.HOST_KEY_MISMATCH: _host_key_mismatch,
     AlertKind.PARTNER_UNREACHABLE: _partner_unreachable,
+    AlertKind.PARTNER_NOT_CONFIGURED: _partner_not_configured,
+    AlertKind.MOVE_FAILED: _move_failed,
 }
 
 
@@ -245,6 +325,8 @@ def _folder_for(partner: PartnerPolicy, kind: AlertKind | None) -> str | None:
         return partner.results_dir
     if kind is AlertKind.QUARANTINED_FILE:
         return partner.error_dir
+    if kind is AlertKind.MOVE_FAILED:
+        return partner.archive_dir
     return None
 
 

@@ -14,8 +14,9 @@ from tests.factories import make_ack, make_order
 # silently change what programs reading our output rely on.
 EXCHANGE_JSON_KEYS = ("id", "at", "partner", "direction", "document", "order_id", "file_name",
                       "path", "size", "sha256", "status", "attempt", "error", "by", "reason")
-ALERT_JSON_KEYS = ("id", "kind", "partner", "order_id", "opened_at", "level", "count",
-                   "message", "acknowledged_by", "acknowledged_at", "resolved_at")
+ALERT_JSON_KEYS = ("id", "kind", "partner", "order_id", "orders", "order_ids", "opened_at",
+                   "level", "count", "message", "acknowledged_by", "acknowledged_at",
+                   "resolved_at")
 
 
 def order_file(tmp_path: Path, order_id: str = "ORD-1", **overrides: object) -> Path:

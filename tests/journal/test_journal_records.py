@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pytest
-
 from filebridge.journal import Journal
 from filebridge.model import (
     AlertKind,
@@ -146,73 +144,6 @@ class TestTimeline:
         assert journal.timeline("ORD-3") == []
 
 
-class TestAlerts:
-    def test_one_unresolved_alert_per_key_counts_repeats(self, journal: Journal) -> None:
-        alert, opened = journal.open_alert(
-            AlertKind.SEND_FAILED, "retura", "ORD-1", "ORD-1 could not be sent", T0, "refused"
-        )
-        again, reopened = journal.open_alert(
-            AlertKind.SEND_FAILED, "retura", "ORD-1", "another text", T0 + MINUTE, "timeout"
-        )
-
-        assert opened and not reopened
-        assert again.id == alert.id
-        assert (again.count, again.message, again.last_error) == (2, alert.message, "timeout")
-        assert again.opened_at == T0 and again.updated_at == T0 + MINUTE
-        assert len(journal.alerts()) == 1
-
-    def test_keys_differ_by_kind_partner_and_order(self, journal: Journal) -> None:
-        keys = [
-            (AlertKind.SEND_FAILED, "retura", "ORD-1"),
-            (AlertKind.ACK_OVERDUE, "retura", "ORD-1"),
-            (AlertKind.SEND_FAILED, "depot", "ORD-1"),
-            (AlertKind.SEND_FAILED, "retura", "ORD-2"),
-            (AlertKind.PARTNER_UNREACHABLE, "retura", None),
-        ]
-        for kind, partner, order_id in keys:
-            assert journal.open_alert(kind, partner, order_id, "m", T0)[1]
-        assert not journal.open_alert(AlertKind.PARTNER_UNREACHABLE, "retura", None, "m", T0)[1]
-
-        listed = journal.alerts()
-        assert [(a.kind, a.partner, a.order_id) for a in listed] == keys[::-1]  # newest first
-
-    def test_resolve_then_a_new_failure_opens_a_new_alert(self, journal: Journal) -> None:
-        old, _ = journal.open_alert(AlertKind.PARTNER_UNREACHABLE, "retura", None, "down", T0)
-        other, _ = journal.open_alert(AlertKind.ACK_OVERDUE, "retura", "ORD-1", "late", T0)
-
-        resolved = journal.resolve_alerts(None, "retura", None, T0 + MINUTE)
-        new, opened = journal.open_alert(
-            AlertKind.PARTNER_UNREACHABLE, "retura", None, "down again", T0 + 2 * MINUTE
-        )
-
-        assert [(a.id, a.resolved_at) for a in resolved] == [(old.id, T0 + MINUTE)]
-        assert opened and new.id != old.id and new.count == 1
-        assert [a.id for a in journal.alerts()] == [new.id, other.id]
-        assert [a.id for a in journal.alerts(include_resolved=True)] == [new.id, other.id, old.id]
-        assert journal.resolve_alerts(AlertKind.SEND_FAILED, "retura", "ORD-1", T0) == []
-        assert [a.id for a in journal.resolve_alerts(AlertKind.ACK_OVERDUE, "retura", "ORD-1",
-                                                     T0)] == [other.id]
-
-    def test_acknowledge_keeps_the_first_and_stays_listed(self, journal: Journal) -> None:
-        alert, _ = journal.open_alert(AlertKind.RESULT_OVERDUE, "retura", "ORD-1", "late", T0)
-
-        acked = journal.acknowledge_alert(alert.id, "kari", T0 + MINUTE)
-        journal.acknowledge_alert(alert.id, "ola", T0 + 2 * MINUTE)
-
-        assert (acked.acknowledged_by, acked.acknowledged_at) == ("kari", T0 + MINUTE)
-        assert journal.get_alert(alert.id) == acked
-        assert journal.alerts() == [acked]
-        with pytest.raises(KeyError):
-            journal.acknowledge_alert(alert.id + 1000, "kari", T0)
-        assert journal.get_alert(alert.id + 1000) is None
-
-    def test_escalation_level_is_recorded(self, journal: Journal) -> None:
-        alert, _ = journal.open_alert(AlertKind.SEND_FAILED, "retura", "ORD-1", "m", T0)
-        journal.set_alert_level(alert.id, 2, T0 + MINUTE)
-        stored = journal.get_alert(alert.id)
-        assert stored is not None and (stored.level, stored.updated_at) == (2, T0 + MINUTE)
-
-
 class TestNotifications:
     def test_journalled_oldest_first_per_alert(self, journal: Journal) -> None:
         def note(alert_id: int, target: str, status: NotificationStatus) -> NotificationRecord:
@@ -241,18 +172,19 @@ class TestPrune:
         journal.add_event("OLD-OPEN", TimelineEntry(at=new, event="state", detail="d"))
         journal.add_exchange(exchange(at=old))
         kept_exchange = journal.add_exchange(exchange(at=new))
-        gone, _ = journal.open_alert(AlertKind.SEND_FAILED, "retura", "A", "m", T0)
-        journal.resolve_alerts(AlertKind.SEND_FAILED, "retura", "A", old)
+        gone = journal.open_alert(AlertKind.SEND_FAILED, "retura", ["A"], "m", T0).alert
+        journal.release_alert_orders([AlertKind.SEND_FAILED], "retura", ["A"], old)
         journal.add_notification(NotificationRecord(
             alert_id=gone.id, level=1, target="log:alerts", at=T0, status="sent"))
-        still_open, _ = journal.open_alert(AlertKind.SEND_FAILED, "retura", "B", "m", T0)
-        resolved_late, _ = journal.open_alert(AlertKind.SEND_FAILED, "retura", "C", "m", T0)
-        journal.resolve_alerts(AlertKind.SEND_FAILED, "retura", "C", new)
+        still_open = journal.open_alert(AlertKind.ACK_OVERDUE, "retura", ["B"], "m", T0).alert
+        resolved_late = journal.open_alert(
+            AlertKind.RESULT_OVERDUE, "retura", ["C"], "m", T0).alert
+        journal.release_alert_orders([AlertKind.RESULT_OVERDUE], "retura", ["C"], new)
 
         removed = journal.prune(cut)
 
-        # exchange, event, alert, its notification, and the finished order
-        assert removed == 5
+        # exchange, event, alert, its notification, its order, and the finished order
+        assert removed == 6
         assert journal.get_order("OLD-DONE") is None
         assert journal.get_order("OLD-OPEN") is not None
         assert journal.get_order("NEW-DONE") is not None

@@ -55,8 +55,8 @@ def test_three_escalators_notify_each_level_of_each_alert_once(
         notify={"webhook": {"timeout": "5s", "retries": 0}})
     clock = ManualClock(T0)
     daemons = [bridges.open(config, clock=clock) for _ in range(3)]
-    for number in range(ALERTS):
-        daemons[0].alerts.open(AlertKind.SEND_FAILED, "hauler", f"ORD-{number}",
+    for number in range(ALERTS):  # one incident per partner
+        daemons[0].alerts.open(AlertKind.SEND_FAILED, f"hauler-{number}", f"ORD-{number}",
                                f"ORDER_ORD-{number}_1.xml could not be delivered")
 
     def escalate(daemon: Bridge) -> Callable[[], None]:
@@ -103,7 +103,7 @@ class PostgresRows:
 
 def test_an_acknowledged_alert_is_not_claimed(database: JournalDatabase) -> None:
     journal = database.open()
-    alert, _ = journal.open_alert(AlertKind.ACK_OVERDUE, "hauler", "ORD-1", "late", T0)
+    alert = journal.open_alert(AlertKind.ACK_OVERDUE, "hauler", ["ORD-1"], "late", T0).alert
     lease = T0 + timedelta(minutes=5)
     assert journal.claim_alert(alert.id, "daemon-a", T0, lease) is not None
     assert journal.claim_alert(alert.id, "daemon-b", T0, lease) is None
@@ -116,21 +116,23 @@ def test_an_acknowledged_alert_is_not_claimed(database: JournalDatabase) -> None
 def test_daemons_opening_the_same_alert_at_once_make_one(
     postgresql_database: JournalDatabase,
 ) -> None:
-    # given six daemons that find the same order overdue at the same moment
+    # given six daemons that find the same order, and one more each, overdue at once
     journals = [postgresql_database.open() for _ in range(6)]
     opened: list[bool] = []
 
     def open_alert(index: int) -> Callable[[], None]:
         def work() -> None:
-            _, created = journals[index].open_alert(
-                AlertKind.ACK_OVERDUE, "hauler", "ORD-1", "no acknowledgement", T0)
-            opened.append(created)
+            opening = journals[index].open_alert(
+                AlertKind.ACK_OVERDUE, "hauler", ["ORD-1", f"ORD-{index + 10}"],
+                "no acknowledgement", T0)
+            opened.append(opening.created)
         return work
 
     # when they all open it, none of them fails
     assert together([open_alert(index) for index in range(len(journals))]) == []
 
-    # then there is one alert, opened once and counted by the others
+    # then there is one alert, opened once, holding every order once
     assert sorted(opened) == [False] * 5 + [True]
     [alert] = journals[0].alerts()
-    assert alert.kind is AlertKind.ACK_OVERDUE and alert.count == 6
+    assert alert.kind is AlertKind.ACK_OVERDUE and alert.orders == 7 and alert.count == 7
+    assert sorted(alert.order_ids) == sorted(["ORD-1", *(f"ORD-{n + 10}" for n in range(6))])

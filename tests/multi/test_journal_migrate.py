@@ -99,7 +99,8 @@ def test_a_target_that_holds_a_journal_is_refused_unless_forced(
     assert forced.exit_code == 0, forced.output
     printed = {parts[0]: int(parts[1]) for parts in map(str.split, forced.stdout.splitlines())
                if len(parts) == 2 and parts[1].isdigit()}
-    assert set(printed) == {"orders", "exchanges", "events", "alerts", "notifications"}
+    assert set(printed) == {"orders", "exchanges", "events", "alerts", "alert_orders",
+                            "notifications"}
     assert printed["orders"] == ORDERS
     journal = open_journal(pg_url)
     try:

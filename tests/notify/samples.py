@@ -23,6 +23,8 @@ def make_alert(kind: AlertKind = AlertKind.ACK_OVERDUE, **overrides: Any) -> Ale
         "last_error": None,
     }
     data.update(overrides)
+    if data["order_id"] and "orders" not in overrides:
+        data.update(orders=1, order_ids=(data["order_id"],))
     return Alert.model_validate(data)
 
 
