@@ -245,7 +245,7 @@ class Inbox:
                 continue
             sha = hashlib.sha256(data).hexdigest()
             earlier = self.journal.last_inbound_record(link.name, remote.path, sha)
-            if earlier is not None and earlier.at.timestamp() >= remote.mtime:
+            if earlier is not None and _journalled_already(link, remote, earlier):
                 verdicts.append(healed(remote, earlier, policy))
             else:
                 verdicts.append(decide(remote, policy, data, sha, self.journal, applied, now))
@@ -259,7 +259,7 @@ class Inbox:
         if verdict.healed or sha is None:
             return verdict
         earlier = self.journal.last_inbound_record(link.name, verdict.remote.path, sha)
-        if earlier is not None and earlier.at.timestamp() >= verdict.remote.mtime:
+        if earlier is not None and _journalled_already(link, verdict.remote, earlier):
             return healed(verdict.remote, earlier, link.config)
         return verdict
 
@@ -341,7 +341,9 @@ class Inbox:
         results = link.transport.move_many(
             [(v.remote.path, v.folder, reason_file_text(v.reason)) for v in verdicts])
         for verdict, result in zip(verdicts, results, strict=True):
+            link.unmoved.pop(verdict.remote.path, None)
             if isinstance(result, TransportError) and not isinstance(result, RemoteFileMissing):
+                link.unmoved[verdict.remote.path] = (verdict.remote.size, verdict.remote.mtime)
                 moves.failed.append((verdict, str(result)))
                 log.debug("could not move %s to %s: %s", verdict.remote.path, verdict.folder,
                           result, extra={"partner": link.name, "event": "move_failed",
@@ -370,6 +372,14 @@ class Inbox:
                                  "file": verdict.remote.name})
         elif moves.done:
             self.alerts.resolve(AlertKind.MOVE_FAILED, link.name)
+
+
+def _journalled_already(link: PartnerLink, remote: RemoteFile, earlier: ExchangeRecord) -> bool:
+    """Whether this file, found journalled with the same path and content, is the very
+    file journalled then (only its move is left), not the same content uploaded again:
+    journalled after its mtime, or listed unchanged since its move failed here."""
+    return (earlier.at.timestamp() >= remote.mtime
+            or link.unmoved.get(remote.path) == (remote.size, remote.mtime))
 
 
 @dataclass

@@ -42,6 +42,9 @@ class PartnerLink:
     prepared: bool = False
     settling: dict[str, SettleState] = field(default_factory=dict)
     reported_ignored: set[str] = field(default_factory=set)
+    # files journalled but not moved (the folder refused): path -> (size, mtime) as listed;
+    # the same file listed again is only moved, whatever the clocks say
+    unmoved: dict[str, tuple[int, float]] = field(default_factory=dict)
     _woken: set[str] = field(default_factory=set)
     _renamed: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
