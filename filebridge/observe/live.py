@@ -131,7 +131,8 @@ def exchanges_table(records: list[ExchangeRecord]) -> Table:
 def alerts_table(alerts: list[Alert], now: datetime) -> Table:
     table = Table(title=plain(f"Open alerts ({len(alerts)})"), title_justify="left",
                   expand=True)
-    for column in ("id", "kind", "partner", "order", "open for", "level", "count", "taken by"):
+    for column in ("id", "kind", "partner", "orders", "open for", "level", "count",
+                   "taken by"):
         table.add_column(column, no_wrap=True)
     table.add_column("message", overflow="ellipsis", no_wrap=True, ratio=1)
     for alert in alerts:
@@ -141,7 +142,7 @@ def alerts_table(alerts: list[Alert], now: datetime) -> Table:
             message.append("\n")
             message.append(plain(f"last error: {alert.last_error}"))
         table.add_row(plain(alert.id), plain(alert.kind.value, "yellow" if taken else "bold red"),
-                      plain(alert.partner), plain(alert.order_id or "-"),
+                      plain(alert.partner), plain(alert.order_id or alert.orders or "-"),
                       plain(span(now - alert.opened_at)), plain(alert.level),
                       plain(alert.count), plain(taken), message)
     return table

@@ -171,3 +171,29 @@ def test_json_body_holds_the_alert_contract_fields_plus_level_and_the_facts() ->
     for key in ("subject", "what", "where", "last_error", "see_command", "ack_command"):
         assert body[key] == getattr(notice, key)
     assert body["advice"] == list(notice.advice)
+
+
+INCIDENT = {"order_id": None, "orders": 1000,
+            "order_ids": tuple(f"ORD-{n:04d}" for n in range(100))}
+
+
+@pytest.mark.parametrize("kind", [Kind.ACK_OVERDUE, Kind.RESULT_OVERDUE, Kind.SEND_FAILED,
+                                  Kind.PARTNER_NOT_CONFIGURED])
+def test_an_incident_of_many_orders_says_how_many_and_names_the_first_few(kind: Kind) -> None:
+    notice = make_notice(kind, **INCIDENT)
+
+    assert notice.subject == f"[filebridge] {kind.value} retura ORD-0000 +999 more"
+    assert "1000 orders (ORD-0000, ORD-0001, ORD-0002, ...)" in notice.what
+    body = notice.as_text()
+    assert "Orders:      1000 orders: ORD-0000, ORD-0001, ORD-0002, ORD-0003, ORD-0004 " \
+           "and 995 more" in body
+    assert "See more:    filebridge alerts show 12" in body
+    payload = notice.as_json()
+    assert (payload["orders"], len(payload["order_ids"]), payload["order_id"]) == (
+        1000, 100, None)
+
+
+def test_every_kind_has_its_words() -> None:
+    for kind in Kind:
+        notice = make_notice(kind, order_id=None)
+        assert notice.what and notice.advice
