@@ -17,6 +17,7 @@ from filebridge.config import config_from_dict
 from filebridge.model import Alert, AlertKind, NotificationStatus, OrderState
 from filebridge.transports.memory import MemoryStore
 from tests.factories import make_ack, make_order
+from tests.servers.http import WebhookServer
 from tests.servers.smtp import SmtpServer
 
 PER_PARTNER = 500
@@ -26,7 +27,7 @@ PARTNERS = ("north", "south")
 class Storm:
     """Two partners on memory folders, escalation by email at 0m and 30m."""
 
-    def __init__(self, tmp_path: Path, smtp_port: int) -> None:
+    def __init__(self, tmp_path: Path, smtp_port: int, webhook_url: str) -> None:
         self.roots = {name: f"mem-{uuid.uuid4().hex}" for name in PARTNERS}
         raw: dict[str, Any] = {
             "journal": {"url": f"sqlite:///{tmp_path / 'journal.db'}"},
@@ -34,10 +35,12 @@ class Storm:
             "partners": {name: {"transport": "memory", "root": root}
                          for name, root in self.roots.items()},
             "escalation": {"levels": [
-                {"after": "0m", "notify": ["email:ops@example.com", "log:alerts"]},
+                {"after": "0m", "notify": ["email:ops@example.com", "log:alerts",
+                                           f"webhook:{webhook_url}"]},
                 {"after": "30m", "notify": ["email:oncall@example.com"]}]},
             "notify": {"email": {"smtp_host": "127.0.0.1", "smtp_port": smtp_port,
-                                 "sender": "filebridge@example.com", "timeout": 5}},
+                                 "sender": "filebridge@example.com", "timeout": 5},
+                       "webhook": {"timeout": "5s", "retries": 0}},
         }
         self.config = config_from_dict(raw, tmp_path / "filebridge.toml")
         self.clock = ManualClock()
@@ -74,8 +77,9 @@ class Storm:
 
 
 @pytest.fixture
-def storm(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Storm]:
-    world = Storm(tmp_path, smtp_server.port)
+def storm(tmp_path: Path, smtp_server: SmtpServer,
+          webhook_server: WebhookServer) -> Iterator[Storm]:
+    world = Storm(tmp_path, smtp_server.port, webhook_server.url)
     for partner in PARTNERS:
         world.bridge.submit_many([make_order(order_id) for order_id in world.order_ids(partner)],
                                  partner=partner)
@@ -87,7 +91,7 @@ def storm(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Storm]:
 
 
 def test_a_thousand_late_orders_are_two_alerts_told_once_per_level(
-        storm: Storm, smtp_server: SmtpServer) -> None:
+        storm: Storm, smtp_server: SmtpServer, webhook_server: WebhookServer) -> None:
     # given 1,000 orders sent to two partners, none acknowledged, past ack_timeout
     storm.clock.advance(minutes=16)
     storm.bridge.run_once()
@@ -107,6 +111,11 @@ def test_a_thousand_late_orders_are_two_alerts_told_once_per_level(
     assert "500 orders: NORTH-0000, NORTH-0001, NORTH-0002, NORTH-0003, NORTH-0004 and " \
            "495 more" in body
     assert f"filebridge alerts show {north.id}" in body
+    # and the webhook got each incident once, with its orders
+    calls = webhook_server.wait_for(2)
+    assert sorted((c.json["partner"], c.json["orders"], len(c.json["order_ids"]),
+                   c.json["order_id"]) for c in calls) == [
+        (p, PER_PARTNER, 100, None) for p in PARTNERS]
     # and the alert callback fired once per incident, carrying its orders
     assert sorted((a.partner, a.orders) for a in storm.opened) == [
         (p, PER_PARTNER) for p in PARTNERS]
@@ -120,22 +129,20 @@ def test_a_thousand_late_orders_are_two_alerts_told_once_per_level(
     shrunk = storm.alert_of("north")
     assert shrunk.id == north.id and shrunk.orders == PER_PARTNER - len(half)
     assert shrunk.order_ids[0] == storm.order_ids("north")[len(half)]
-    assert len(smtp_server.messages) == 2
+    assert len(smtp_server.messages) == 2 and len(webhook_server.requests) == 2
 
     # when level 2 is due, each alert is mailed once more
     storm.clock.advance(minutes=31)
     storm.bridge.run_once()
     storm.bridge.run_once()
     assert len(smtp_server.wait_for(4)) == 4
-    sent = Counter((n.alert_id, n.level, n.target)
+    sent = Counter((n.alert_id, n.level, n.target.split(":")[0])
                    for n in storm.bridge.journal.notifications()
                    if n.status is NotificationStatus.SENT)
     south = storm.alert_of("south")
-    assert sent == Counter({
-        (north.id, 1, "email:ops@example.com"): 1, (north.id, 1, "log:alerts"): 1,
-        (north.id, 2, "email:oncall@example.com"): 1,
-        (south.id, 1, "email:ops@example.com"): 1, (south.id, 1, "log:alerts"): 1,
-        (south.id, 2, "email:oncall@example.com"): 1})
+    assert sent == Counter({(alert_id, level, scheme): 1 for alert_id in (north.id, south.id)
+                            for level, scheme in ((1, "email"), (1, "log"), (1, "webhook"),
+                                                  (2, "email"))})
 
     # when the rest of the north orders are answered, its alert resolves
     storm.answer("north", storm.order_ids("north")[PER_PARTNER // 2:])
