@@ -13,7 +13,13 @@ from filebridge.bridge import Bridge, current_user
 from filebridge.cli.context import bridge_from, console, error_console, print_json
 from filebridge.cli.render import plain
 from filebridge.config import parse_duration
-from filebridge.errors import ConfigError, DocumentError, FileBridgeError, InvalidOrder
+from filebridge.errors import (
+    ConfigError,
+    DocumentError,
+    FileBridgeError,
+    InvalidOrder,
+    NotFound,
+)
 from filebridge.formats.detect import detect
 from filebridge.model import Order, OrderState
 from filebridge.model.validation import validation_problems
@@ -118,7 +124,7 @@ def resend(ctx: click.Context, order_ids: tuple[str, ...], state: str | None,
         if len(targets) > CONFIRM_ABOVE and not (yes or dry_run):
             click.confirm(f"Resend {len(targets)} orders?", abort=True)
     out = console()
-    failed = 0
+    failed = missing = 0
     with Progress(console=out, transient=True,
                   disable=not out.is_terminal or len(targets) < 2) as progress:
         task = progress.add_task("resending", total=len(targets))
@@ -130,13 +136,15 @@ def resend(ctx: click.Context, order_ids: tuple[str, ...], state: str | None,
                     raise
                 out.print(plain(f"{order_id}: {exc}"))
                 failed += 1
+                missing += isinstance(exc, NotFound)
                 continue
             verb = "would resend" if dry_run else "queued for resend"
             out.print(plain(f"{order_id}: {verb} as sequence {order.sequence} "
                             f"(MessageId {order.message_id})"))
             progress.advance(task)
     if failed:
-        ctx.exit(3 if failed == len(targets) else 1)
+        # not found (3) only when every order was unknown; any other failure is 1
+        ctx.exit(3 if missing == len(targets) else 1)
 
 
 def _select(bridge: Bridge, state: str | None, partner: str | None,

@@ -152,6 +152,9 @@ def test_orders_of_a_partner_no_longer_configured_open_an_alert(
     assert resent.exit_code == 1
     assert "not in the config" in resent.stderr and "queued" not in resent.stdout
     assert as_json(fb("show", "ORD-1", "--json"))["state"] == "queued"
+    # also among several ids (an unknown one besides): a failure, not "not found"
+    several = fb("resend", "ORD-1", "NOPE-1")
+    assert several.exit_code == 1 and "not in the config" in several.output
 
     # when hauler is configured again, the order goes out and the alert resolves
     config_file.write_text(TWO_PARTNERS, encoding="utf-8")
