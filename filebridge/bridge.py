@@ -249,7 +249,7 @@ class Bridge:
             "partners": counts,
             "alerts_open": len(unresolved),
             "alerts_unacknowledged": sum(1 for a in unresolved if not a.acknowledged_at),
-            "overdue": len(self.journal.overdue_orders(self.clock.now())),
+            "overdue": len(self.journal.overdue_order_ids(self.clock.now())),
             "daemons": [daemon.status_json() for daemon in self.daemons()],
         }
 

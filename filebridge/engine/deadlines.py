@@ -40,18 +40,18 @@ class DeadlineWatch:
         return self._overdue(now, partners) + self._unconfigured()
 
     def _overdue(self, now: datetime, partners: set[str] | None) -> int:
-        overdue = self.journal.overdue_orders(now)
+        overdue = self.journal.overdue_order_ids(now)
         if not overdue:
             return 0
         already = self.journal.orders_in_open_alerts(DEADLINE_KINDS)
         due: dict[tuple[AlertKind, str], list[str]] = defaultdict(list)
-        for row in overdue:
-            if partners is not None and row.partner not in partners:
+        for order_id, partner, state in overdue:
+            if partners is not None and partner not in partners:
                 continue
-            waiting_for_ack = row.state in (OrderState.SENT, OrderState.PICKED_UP)
+            waiting_for_ack = state in (OrderState.SENT, OrderState.PICKED_UP)
             kind = AlertKind.ACK_OVERDUE if waiting_for_ack else AlertKind.RESULT_OVERDUE
-            if (kind, row.order_id) not in already:
-                due[(kind, row.partner)].append(row.order_id)
+            if (kind, order_id) not in already:
+                due[(kind, partner)].append(order_id)
         opened = 0
         for (kind, partner), order_ids in due.items():
             opening = self.alerts.open_for_orders(kind, partner, order_ids,

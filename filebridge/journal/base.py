@@ -154,6 +154,12 @@ class Journal(ABC):
         ``sent``/``picked_up`` with ``ack_due_at`` <= now, or state ``acknowledged`` with
         ``result_due_at`` <= now. Oldest first."""
 
+    @abstractmethod
+    def overdue_order_ids(self, now: datetime) -> list[tuple[str, str, OrderState]]:
+        """``(order id, partner, state)`` of the orders ``overdue_orders`` returns, in the
+        same order, without reading their documents: what the deadline watch needs on
+        every pass."""
+
     # -- exchanges ---------------------------------------------------------------
     @abstractmethod
     def add_exchange(self, record: ExchangeRecord) -> ExchangeRecord:

@@ -161,6 +161,18 @@ class SqlJournal(AlertsSql, OrderClaimsSql, SharedWorkSql, Journal):
              OrderState.ACKNOWLEDGED.value, at),
         )
 
+    def overdue_order_ids(self, now: datetime) -> list[tuple[str, str, OrderState]]:
+        """``overdue_orders`` without reading documents or files: ids, partners, states."""
+        at = self.codec.encode_time(now)
+        rows = self._query(
+            "SELECT order_id, partner, state FROM orders WHERE "
+            "(state IN (?, ?) AND ack_due_at <= ?) OR (state = ? AND result_due_at <= ?)"
+            + OLDEST_FIRST,
+            (OrderState.SENT.value, OrderState.PICKED_UP.value, at,
+             OrderState.ACKNOWLEDGED.value, at),
+        )
+        return [(row["order_id"], row["partner"], OrderState(row["state"])) for row in rows]
+
     # -- exchanges ---------------------------------------------------------------------
     def add_exchange(self, record: ExchangeRecord) -> ExchangeRecord:
         with self.transaction():

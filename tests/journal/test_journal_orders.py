@@ -165,6 +165,9 @@ class TestOrders:
         overdue = {row.order_id for row in journal.overdue_orders(now)}
 
         assert overdue == {"SENT-LATE", "SENT-NOW", "PICKED-LATE", "ACK-LATE"}
+        # the same orders, cheaply, with partner and state
+        assert journal.overdue_order_ids(now) == [
+            (row.order_id, row.partner, row.state) for row in journal.overdue_orders(now)]
 
 
 class TestClaims:
